@@ -1,0 +1,48 @@
+//! The crate's one error type. Its `Display` text goes straight into CloudFormation's `Reason`.
+
+/// What went wrong while handling an event.
+///
+/// Callers branch on the variant (is it worth retrying, is the object already gone), never on the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A property (or the event itself) is not what the contract accepts; the text names the property.
+    #[error("{0}")]
+    Invalid(String),
+    /// An Application Auto Scaling call failed with an answer from the service (or no answer at all).
+    #[error("{operation} failed: {code}: {message}")]
+    Aws {
+        operation: &'static str,
+        code: String,
+        message: String,
+        retry: Retry,
+    },
+    /// The state found in Application Auto Scaling forbids the requested change (ownership, a missing target).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Whether an [`Error::Aws`] is worth another attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Throttling, a concurrent update, a service fault, IAM propagation, a network error.
+    Transient,
+    /// The object named by the call does not exist (ObjectNotFoundException, ResourceNotFoundException).
+    NotFound,
+    /// Anything else, quotas (LimitExceededException) included.
+    Final,
+}
+
+impl Error {
+    /// Shorthand for an [`Error::Invalid`] built with `format!`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
+    }
+
+    /// True for an AWS answer saying the object is already gone.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Aws { retry: Retry::NotFound, .. })
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,28 @@
+//! CloudFormation custom resources for Amazon SageMaker auto scaling, as one AWS Lambda function.
+//!
+//! How an event flows through the modules:
+//!
+//! 1. [`request`] reads CloudFormation's envelope from raw JSON (unwrapping SNS records), keeping whatever
+//!    could be read so that even a broken event gets an answer.
+//! 2. [`handler`] dispatches on `ResourceType` to one module per resource type ([`target`]), under the
+//!    [`guard`]: a panic or the invocation deadline becomes a FAILED response instead of silence.
+//! 3. A resource module validates its properties once ([`props`] reads CloudFormation's string values,
+//!    [`model`] holds the validated identities), looks up the current state through [`aas`], decides the
+//!    calls with pure `plan_*` functions, runs them, and builds a [`response::Response`].
+//! 4. [`respond`] checks the ResponseURL and PUTs the body, retrying until the deadline.
+//!
+//! [`settings`] reads the environment once at start-up.
+
+pub mod aas;
+pub mod error;
+pub mod guard;
+pub mod handler;
+pub mod model;
+pub mod props;
+pub mod request;
+pub mod respond;
+pub mod response;
+pub mod settings;
+pub mod target;
+
+pub use error::{Error, Result};

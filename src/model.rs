@@ -1,0 +1,249 @@
+//! Validated SageMaker scaling identities: resource ids, scalable dimensions and the target's physical id.
+//!
+//! Each type can only hold a value Application Auto Scaling accepts for SageMaker, so code past the
+//! boundary never re-checks them.
+
+use std::fmt;
+
+use crate::{Error, Result};
+
+/// The only service namespace this function manages.
+pub const NAMESPACE: &str = "sagemaker";
+
+/// What a SageMaker resource id names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceId {
+    /// `endpoint/<endpoint>/variant/<variant>`
+    Variant { endpoint: String, variant: String },
+    /// `inference-component/<name>`
+    InferenceComponent { name: String },
+}
+
+impl ResourceId {
+    /// Parses `endpoint/<e>/variant/<v>` or `inference-component/<n>`; `property` names the source in errors.
+    ///
+    /// # Errors
+    /// `Invalid` when the id has another shape or a name SageMaker would not accept.
+    pub fn parse(text: &str, property: &str) -> Result<Self> {
+        let parts: Vec<&str> = text.split('/').collect();
+        let parsed = match parts.as_slice() {
+            ["endpoint", endpoint, "variant", variant] => Self::variant(endpoint, variant, property),
+            ["inference-component", name] => Self::inference_component(name, property),
+            _ => Err(Error::invalid("")),
+        };
+        parsed.map_err(|err| match err {
+            Error::Invalid(detail) if detail.is_empty() => Error::invalid(format!(
+                "{property} {text:?} is not a SageMaker resource id; expected endpoint/<endpoint>/variant/<variant> or inference-component/<name>"
+            )),
+            other => other,
+        })
+    }
+
+    /// A variant id from its endpoint and variant names.
+    ///
+    /// # Errors
+    /// `Invalid` when a name is not a valid SageMaker name.
+    pub fn variant(endpoint: &str, variant: &str, property: &str) -> Result<Self> {
+        check_name(endpoint, property, "endpoint name")?;
+        check_name(variant, property, "variant name")?;
+        Ok(Self::Variant { endpoint: endpoint.to_owned(), variant: variant.to_owned() })
+    }
+
+    /// An inference component id from its name.
+    ///
+    /// # Errors
+    /// `Invalid` when the name is not a valid SageMaker name.
+    pub fn inference_component(name: &str, property: &str) -> Result<Self> {
+        check_name(name, property, "inference component name")?;
+        Ok(Self::InferenceComponent { name: name.to_owned() })
+    }
+
+    /// The dimension used when the template names none.
+    pub fn default_dimension(&self) -> ScalableDimension {
+        match self {
+            Self::Variant { .. } => ScalableDimension::VariantInstanceCount,
+            Self::InferenceComponent { .. } => ScalableDimension::InferenceComponentCopyCount,
+        }
+    }
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Variant { endpoint, variant } => write!(f, "endpoint/{endpoint}/variant/{variant}"),
+            Self::InferenceComponent { name } => write!(f, "inference-component/{name}"),
+        }
+    }
+}
+
+/// SageMaker names: 1 to 63 letters, digits and hyphens, starting and ending with a letter or digit.
+/// This also keeps `/` and `|` out of ids, so physical ids split unambiguously.
+fn check_name(name: &str, property: &str, what: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{property} has an invalid {what} {name:?}: use 1 to 63 letters, digits and hyphens, not starting or ending with a hyphen"
+        )))
+    }
+}
+
+/// The SageMaker scalable dimensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ScalableDimension {
+    /// `sagemaker:variant:DesiredInstanceCount`
+    VariantInstanceCount,
+    /// `sagemaker:variant:DesiredProvisionedConcurrency` (serverless endpoints)
+    VariantProvisionedConcurrency,
+    /// `sagemaker:inference-component:DesiredCopyCount`
+    InferenceComponentCopyCount,
+}
+
+impl ScalableDimension {
+    /// Every dimension, in the order used in messages.
+    pub const ALL: [Self; 3] = [Self::VariantInstanceCount, Self::VariantProvisionedConcurrency, Self::InferenceComponentCopyCount];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VariantInstanceCount => "sagemaker:variant:DesiredInstanceCount",
+            Self::VariantProvisionedConcurrency => "sagemaker:variant:DesiredProvisionedConcurrency",
+            Self::InferenceComponentCopyCount => "sagemaker:inference-component:DesiredCopyCount",
+        }
+    }
+
+    /// Parses a wire name; `property` names the source in errors.
+    ///
+    /// # Errors
+    /// `Invalid` listing the accepted dimensions.
+    pub fn parse(text: &str, property: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == text).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|d| d.as_str()).collect();
+            Error::invalid(format!("{property} {text:?} is not a SageMaker dimension; expected one of: {}", names.join(", ")))
+        })
+    }
+
+    /// True when this dimension can scale `resource`.
+    pub fn fits(self, resource: &ResourceId) -> bool {
+        matches!(
+            (self, resource),
+            (Self::VariantInstanceCount | Self::VariantProvisionedConcurrency, ResourceId::Variant { .. })
+                | (Self::InferenceComponentCopyCount, ResourceId::InferenceComponent { .. })
+        )
+    }
+}
+
+impl fmt::Display for ScalableDimension {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A scalable target's identity, which is also its physical id: `<ResourceId>|<ScalableDimension>|sagemaker`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetId {
+    pub resource: ResourceId,
+    pub dimension: ScalableDimension,
+}
+
+impl TargetId {
+    /// Joins a resource and a dimension, checking that they fit.
+    ///
+    /// # Errors
+    /// `Invalid` naming `ScalableDimension` when the dimension cannot scale the resource.
+    pub fn new(resource: ResourceId, dimension: ScalableDimension) -> Result<Self> {
+        if dimension.fits(&resource) {
+            Ok(Self { resource, dimension })
+        } else {
+            Err(Error::invalid(format!(
+                "ScalableDimension {dimension} does not fit ResourceId {resource}; use {}",
+                resource.default_dimension()
+            )))
+        }
+    }
+
+    /// Reads a physical id (the same format as the native `AWS::ApplicationAutoScaling::ScalableTarget`'s `Ref`).
+    /// Returns `None` for anything else: such ids come from failed creates and name nothing to clean up.
+    pub fn from_physical_id(text: &str) -> Option<Self> {
+        let mut parts = text.split('|');
+        let (resource, dimension, namespace) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || namespace != NAMESPACE {
+            return None;
+        }
+        let resource = ResourceId::parse(resource, "PhysicalResourceId").ok()?;
+        let dimension = ScalableDimension::parse(dimension, "PhysicalResourceId").ok()?;
+        Self::new(resource, dimension).ok()
+    }
+
+    /// The physical id.
+    pub fn physical_id(&self) -> String {
+        format!("{}|{}|{NAMESPACE}", self.resource, self.dimension)
+    }
+}
+
+impl fmt::Display for TargetId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.resource, self.dimension)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_ids_round_trip() {
+        for text in ["endpoint/my-endpoint/variant/AllTraffic", "inference-component/ic-1"] {
+            assert_eq!(ResourceId::parse(text, "ResourceId").unwrap().to_string(), text);
+        }
+    }
+
+    #[test]
+    fn malformed_resource_ids_name_the_property() {
+        for text in ["endpoint/x", "endpoint/a/variant/", "table/t", "inference-component/a/b", "endpoint/-a/variant/b", "endpoint/a|b/variant/c", ""] {
+            let err = ResourceId::parse(text, "ResourceId").unwrap_err().to_string();
+            assert!(err.starts_with("ResourceId "), "{text}: {err}");
+        }
+        assert!(ResourceId::parse(&format!("inference-component/{}", "a".repeat(64)), "ResourceId").is_err());
+    }
+
+    #[test]
+    fn default_dimensions_follow_the_resource() {
+        let variant = ResourceId::parse("endpoint/e/variant/v", "ResourceId").unwrap();
+        let component = ResourceId::parse("inference-component/c", "ResourceId").unwrap();
+        assert_eq!(variant.default_dimension(), ScalableDimension::VariantInstanceCount);
+        assert_eq!(component.default_dimension(), ScalableDimension::InferenceComponentCopyCount);
+    }
+
+    #[test]
+    fn a_dimension_must_fit_the_resource() {
+        let variant = ResourceId::parse("endpoint/e/variant/v", "ResourceId").unwrap();
+        let component = ResourceId::parse("inference-component/c", "ResourceId").unwrap();
+        assert!(TargetId::new(variant.clone(), ScalableDimension::VariantProvisionedConcurrency).is_ok());
+        let err = TargetId::new(variant, ScalableDimension::InferenceComponentCopyCount).unwrap_err().to_string();
+        assert!(err.starts_with("ScalableDimension sagemaker:inference-component:DesiredCopyCount does not fit"), "{err}");
+        assert!(TargetId::new(component, ScalableDimension::VariantInstanceCount).is_err());
+    }
+
+    #[test]
+    fn physical_ids_round_trip_and_reject_everything_else() {
+        let text = "endpoint/my-endpoint/variant/my-variant|sagemaker:variant:DesiredInstanceCount|sagemaker";
+        let id = TargetId::from_physical_id(text).unwrap();
+        assert_eq!(id.physical_id(), text);
+        for other in [
+            "create-failed:abc",
+            "endpoint/e/variant/v|sagemaker:variant:DesiredInstanceCount",
+            "endpoint/e/variant/v|sagemaker:variant:DesiredInstanceCount|ecs",
+            "endpoint/e/variant/v|sagemaker:inference-component:DesiredCopyCount|sagemaker",
+            "endpoint/e/variant/v|sagemaker:variant:DesiredInstanceCount|sagemaker|x",
+            "",
+        ] {
+            assert_eq!(TargetId::from_physical_id(other), None, "{other}");
+        }
+    }
+}

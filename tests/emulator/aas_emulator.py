@@ -1,0 +1,358 @@
+"""Application Auto Scaling emulator: moto's server with the gaps of EMULATOR.md closed, plus fault injection.
+
+Used by the Rust tests (tests/support), `make demo` and `make bench`. It serves on 127.0.0.1 only.
+
+    python tests/emulator/aas_emulator.py [--port 0]
+
+prints one line `listening <port>` on stdout once it accepts connections.
+
+Every Application Auto Scaling request (JSON protocol, `X-Amz-Target: AnyScaleFrontendService.<Operation>`)
+passes through `Emulator.__call__`. It records the call, applies any injected fault, then either answers
+the request itself (where moto 5.2.5 lacks the operation or gets it wrong) or hands it to moto and fixes
+the answer. Each correction is one function named after the gap it closes (`gap_*`): see GAPS at the bottom.
+
+Control endpoints, for tests only:
+    POST /_emulator/faults   {"operation": "RegisterScalableTarget", "match": "<substring of the request body>",
+                              "error": "ThrottlingException", "message": "...", "status": 400, "times": 2}
+                             or {"operation": ..., "match": ..., "hang": 30, "times": 1}  (sleep, then 500)
+    GET  /_emulator/calls    every Application Auto Scaling call so far: [{"operation": ..., "body": {...}}]
+    POST /_emulator/reset    forget targets, policies, actions, tags, faults and calls
+"""
+
+import argparse
+import enum
+import json
+import re
+import sys
+import threading
+import time
+
+from moto.applicationautoscaling import models as aas_models
+from moto.applicationautoscaling import responses as aas_responses
+from moto.applicationautoscaling.models import applicationautoscaling_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+TARGET_PREFIX = "AnyScaleFrontendService."
+MAX_HANG_SECONDS = 120  # a hang is bounded too, so no test can wait forever on the emulator
+
+
+class AwsError(Exception):
+    """An error answer in the JSON protocol: `{"__type": code, "message": ...}`."""
+
+    def __init__(self, code, message, status=400):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+# --- gap: the two newer SageMaker dimensions --------------------------------------------------------
+# moto validates dimensions against an enum without them; both its models and its responses module look the
+# enum up by name at call time, so a wider enum bound to the same name is enough.
+def gap_sagemaker_dimensions():
+    values = {d.name: d.value for d in aas_models.ScalableDimensionValueSet}
+    values["SAGEMAKER_VARIANT_DESIRED_PROVISIONED_CONCURRENCY"] = "sagemaker:variant:DesiredProvisionedConcurrency"
+    values["SAGEMAKER_INFERENCE_COMPONENT_DESIRED_COPY_COUNT"] = "sagemaker:inference-component:DesiredCopyCount"
+    wider = enum.Enum("ScalableDimensionValueSet", values)
+    aas_models.ScalableDimensionValueSet = wider
+    aas_responses.ScalableDimensionValueSet = wider
+
+
+SAGEMAKER_RESOURCE_ID = re.compile(r"^(endpoint/[^/]+/variant/[^/]+|inference-component/[^/]+)$")
+
+
+class Emulator:
+    def __init__(self, region="us-east-1"):
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.region = region
+        self.lock = threading.Lock()
+        self.tags = {}  # ScalableTargetARN -> {key: value}; gap: moto has no tagging
+        self.faults = []
+        self.calls = []
+
+    # --- plumbing -------------------------------------------------------------------------------------
+    def backend(self):
+        return applicationautoscaling_backends[DEFAULT_ACCOUNT_ID][self.region]
+
+    def find_target(self, body):
+        targets = self.backend().targets.get(body.get("ScalableDimension"), {})
+        return targets.get(body.get("ResourceId"))
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_emulator/"):
+            return self.control(environ, start_response, path)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith(TARGET_PREFIX):
+            return self.moto(environ, start_response)
+        operation = target[len(TARGET_PREFIX):]
+        raw = read_body(environ)
+        body = json.loads(raw or b"{}")
+        with self.lock:
+            self.calls.append({"operation": operation, "body": body})
+            fault = self.take_fault(operation, raw.decode("utf-8", "replace"))
+        try:
+            if fault is not None:
+                if "hang" in fault:
+                    time.sleep(min(float(fault["hang"]), MAX_HANG_SECONDS))
+                    raise AwsError("InternalServiceException", "the emulator hung on purpose", 500)
+                raise AwsError(fault["error"], fault.get("message", "injected by the test"), fault.get("status", 400))
+            with self.lock:  # moto's backend is not thread-safe; one request at a time keeps it consistent
+                return self.handle(environ, start_response, operation, body, raw)
+        except AwsError as err:
+            return send(start_response, err.status, {"__type": err.code, "message": err.message})
+
+    def call_moto(self, environ, raw):
+        """Hands the request to moto and returns (status, headers, json body)."""
+        captured = {}
+
+        def start(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+
+        environ = dict(environ)
+        environ["wsgi.input"] = _Input(raw)
+        environ["CONTENT_LENGTH"] = str(len(raw))
+        chunks = b"".join(self.moto(environ, start))
+        answer = json.loads(chunks or b"{}")
+        status = int(captured["status"].split()[0])
+        if status >= 400:
+            raise AwsError(answer.get("__type", "InternalServiceException"), answer.get("message", ""), status)
+        return answer
+
+    def handle(self, environ, start_response, operation, body, raw):
+        special = getattr(self, "op_" + operation, None)
+        if special is not None:
+            return send(start_response, 200, special(body))
+        for check in GAPS_BEFORE.get(operation, ()):
+            check(self, body)
+        answer = self.call_moto(environ, raw)
+        for fix in GAPS_AFTER.get(operation, ()):
+            answer = fix(self, body, answer)
+        return send(start_response, 200, answer)
+
+    def take_fault(self, operation, raw):
+        for fault in self.faults:
+            if fault["operation"] in (operation, "*") and fault.get("match", "") in raw and fault["times"] > 0:
+                fault["times"] -= 1
+                return fault
+        return None
+
+    def control(self, environ, start_response, path):
+        with self.lock:
+            if path == "/_emulator/faults":
+                fault = json.loads(read_body(environ))
+                fault.setdefault("times", 1)
+                self.faults.append(fault)
+                return send(start_response, 200, {"ok": True})
+            if path == "/_emulator/calls":
+                return send(start_response, 200, self.calls)
+            if path == "/_emulator/reset":
+                backend = self.backend()
+                backend.targets.clear()
+                backend.policies.clear()
+                backend.scheduled_actions.clear()
+                self.tags.clear()
+                self.faults.clear()
+                self.calls.clear()
+                return send(start_response, 200, {"ok": True})
+        return send(start_response, 404, {"message": "unknown control path"})
+
+    # --- operations moto does not have: tagging ---------------------------------------------------------
+    def target_by_arn(self, arn):
+        for by_id in self.backend().targets.values():
+            for target in by_id.values():
+                if target.arn == arn:
+                    return target
+        raise AwsError("ResourceNotFoundException", f"No scalable target found for ARN {arn}")
+
+    def op_TagResource(self, body):
+        target = self.target_by_arn(body.get("ResourceARN"))
+        self.tags.setdefault(target.arn, {}).update(body.get("Tags") or {})
+        return {}
+
+    def op_UntagResource(self, body):
+        target = self.target_by_arn(body.get("ResourceARN"))
+        for key in body.get("TagKeys") or []:
+            self.tags.get(target.arn, {}).pop(key, None)
+        return {}
+
+    def op_ListTagsForResource(self, body):
+        target = self.target_by_arn(body.get("ResourceARN"))
+        return {"Tags": dict(self.tags.get(target.arn, {}))}
+
+    # gap: DescribeScalableTargets paging never ends in moto (NextToken is always a fixed number)
+    def op_DescribeScalableTargets(self, body):
+        targets = self.backend().describe_scalable_targets(
+            body.get("ServiceNamespace"), body.get("ResourceIds"), body.get("ScalableDimension")
+        )
+        start = int(body.get("NextToken") or 0)
+        size = int(body.get("MaxResults") or 50)
+        page = targets[start:start + size]
+        answer = {"ScalableTargets": [aas_responses._build_target(t) for t in page]}
+        if start + size < len(targets):
+            answer["NextToken"] = str(start + size)
+        return answer
+
+
+def read_body(environ):
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+class _Input:
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def read(self, size=-1):
+        end = len(self.data) if size is None or size < 0 else self.pos + size
+        chunk, self.pos = self.data[self.pos:end], min(end, len(self.data))
+        return chunk
+
+    def readline(self, size=-1):
+        return self.read(size)
+
+
+def send(start_response, status, payload):
+    data = json.dumps(payload).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(status, "Error")
+    headers = [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data)))]
+    if status >= 400:
+        headers.append(("x-amzn-ErrorType", payload.get("__type", "")))
+    start_response(f"{status} {reason}", headers)
+    return [data]
+
+
+# --- gap: a malformed SageMaker resource id is an HTTP 500 in moto; ids over 1600 characters are accepted --------
+def gap_resource_id_validation(emu, body):
+    resource_id = body.get("ResourceId") or ""
+    if len(resource_id) > 1600:
+        raise AwsError("ValidationException", "1 validation error detected: Value at 'resourceId' failed to satisfy "
+                       "constraint: Member must have length less than or equal to 1600")
+    if body.get("ServiceNamespace") == "sagemaker" and not SAGEMAKER_RESOURCE_ID.match(resource_id):
+        raise AwsError("ValidationException", f"Unsupported resource id {resource_id!r} for namespace sagemaker")
+
+
+# --- gap: moto accepts Min > Max, negative capacities, and a new target without Min/Max -------------------------
+def gap_capacity_validation(emu, body):
+    existing = emu.find_target(body)
+    low, high = body.get("MinCapacity"), body.get("MaxCapacity")
+    if existing is None and (low is None or high is None):
+        raise AwsError("ValidationException", "MinCapacity and MaxCapacity are required to register a new scalable target")
+    for name, value in (("MinCapacity", low), ("MaxCapacity", high)):
+        if value is not None and value < 0:
+            raise AwsError("ValidationException", f"{name} must be greater than or equal to 0")
+    low = existing.min_capacity if low is None else low
+    high = existing.max_capacity if high is None else high
+    if low > high:
+        raise AwsError("ValidationException", f"Minimum capacity {low} cannot be greater than maximum capacity {high}")
+
+
+# --- gap: Tags on RegisterScalableTarget are dropped by moto; AWS stores them, and refuses them for an existing target --
+def gap_register_tags_refused_on_existing(emu, body):
+    if body.get("Tags") and emu.find_target(body) is not None:
+        raise AwsError("ValidationException", "Tags can only be specified when registering a new scalable target; "
+                       "use TagResource for an existing one")
+
+
+def gap_register_tags_stored(emu, body, answer):
+    if body.get("Tags"):
+        emu.tags.setdefault(answer["ScalableTargetARN"], {}).update(body["Tags"])
+    return answer
+
+
+# --- gap: ObjectNotFoundException where moto answers ValidationException or nothing ------------------------------
+def gap_deregister_missing(emu, body):
+    if emu.find_target(body) is None:
+        raise AwsError("ObjectNotFoundException", "No scalable target found for service namespace: "
+                       f"{body.get('ServiceNamespace')}, resource ID: {body.get('ResourceId')}, "
+                       f"scalable dimension: {body.get('ScalableDimension')}")
+
+
+def gap_delete_policy_missing(emu, body):
+    key = aas_models.FakeApplicationAutoscalingPolicy.formulate_key(
+        body.get("ServiceNamespace"), body.get("ResourceId"), body.get("ScalableDimension"), body.get("PolicyName"))
+    if key not in emu.backend().policies:
+        raise AwsError("ObjectNotFoundException", f"No scaling policy found for service namespace: "
+                       f"{body.get('ServiceNamespace')}, resource ID: {body.get('ResourceId')}, scalable dimension: "
+                       f"{body.get('ScalableDimension')}, policy name: {body.get('PolicyName')}")
+
+
+def gap_delete_action_missing(emu, body):
+    if not any(a.scheduled_action_name == body.get("ScheduledActionName") and a.resource_id == body.get("ResourceId")
+               and a.scalable_dimension == body.get("ScalableDimension") for a in emu.backend().scheduled_actions):
+        raise AwsError("ObjectNotFoundException", f"No scheduled action found for service namespace: "
+                       f"{body.get('ServiceNamespace')}, resource ID: {body.get('ResourceId')}, scalable dimension: "
+                       f"{body.get('ScalableDimension')}, scheduled action name: {body.get('ScheduledActionName')}")
+
+
+def gap_put_on_unregistered_target(emu, body):
+    if emu.find_target(body) is None:
+        raise AwsError("ObjectNotFoundException", f"No scalable target registered for service namespace: "
+                       f"{body.get('ServiceNamespace')}, resource ID: {body.get('ResourceId')}, scalable dimension: "
+                       f"{body.get('ScalableDimension')}")
+
+
+# --- gap: deregistering a target leaves its policies, scheduled actions (and, here, tags) behind in moto ----------
+def gap_deregister_cascades(emu, body, answer):
+    backend = emu.backend()
+    same = (body.get("ServiceNamespace"), body.get("ResourceId"), body.get("ScalableDimension"))
+    for key, policy in list(backend.policies.items()):
+        if (policy.service_namespace, policy.resource_id, policy.scalable_dimension) == same:
+            del backend.policies[key]
+    backend.scheduled_actions[:] = [
+        a for a in backend.scheduled_actions
+        if (a.service_namespace, a.resource_id, a.scalable_dimension) != same
+    ]
+    live = {t.arn for by_id in backend.targets.values() for t in by_id.values()}
+    for arn in [arn for arn in emu.tags if arn not in live]:
+        del emu.tags[arn]
+    return answer
+
+
+# --- gap: PutScalingPolicy on an existing policy gets a new PolicyARN in moto; AWS updates it in place ------------
+def gap_policy_arn_stable_remember(emu, body):
+    key = aas_models.FakeApplicationAutoscalingPolicy.formulate_key(
+        body.get("ServiceNamespace"), body.get("ResourceId"), body.get("ScalableDimension"), body.get("PolicyName"))
+    old = emu.backend().policies.get(key)
+    body["__previous_arn"] = old.policy_arn if old is not None else None
+
+
+def gap_policy_arn_stable_restore(emu, body, answer):
+    previous = body.pop("__previous_arn", None)
+    if previous:
+        key = aas_models.FakeApplicationAutoscalingPolicy.formulate_key(
+            body.get("ServiceNamespace"), body.get("ResourceId"), body.get("ScalableDimension"), body.get("PolicyName"))
+        emu.backend().policies[key].policy_arn = previous
+        answer["PolicyARN"] = previous
+    return answer
+
+
+GAPS_BEFORE = {
+    "RegisterScalableTarget": (gap_resource_id_validation, gap_capacity_validation,
+                               gap_register_tags_refused_on_existing),
+    "DeregisterScalableTarget": (gap_resource_id_validation, gap_deregister_missing),
+    "PutScalingPolicy": (gap_resource_id_validation, gap_put_on_unregistered_target, gap_policy_arn_stable_remember),
+    "PutScheduledAction": (gap_resource_id_validation, gap_put_on_unregistered_target),
+    "DeleteScalingPolicy": (gap_delete_policy_missing,),
+    "DeleteScheduledAction": (gap_delete_action_missing,),
+}
+GAPS_AFTER = {
+    "RegisterScalableTarget": (gap_register_tags_stored,),
+    "DeregisterScalableTarget": (gap_deregister_cascades,),
+    "PutScalingPolicy": (gap_policy_arn_stable_restore,),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--region", default="us-east-1")
+    args = parser.parse_args()
+    gap_sagemaker_dimensions()
+    server = make_server("127.0.0.1", args.port, Emulator(args.region), threaded=True)
+    print(f"listening {server.server_port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
