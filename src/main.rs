@@ -13,14 +13,11 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    // Both HTTP clients use rustls with ring; installing it as the process default serves reqwest, which is
-    // built without a provider of its own. It fails only if one is installed already, which is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let settings = Settings::from_env()?;
     let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     // Retries are ours (see aas.rs): they are bounded by the invocation deadline, which the SDK cannot see.
     let config = aws_config::defaults(BehaviorVersion::latest()).http_client(https).retry_config(RetryConfig::disabled()).load().await;
-    let http = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).build()?;
+    let http = cfn_sagemaker_autoscaling::respond::http_client()?;
     let handler = Handler::new(aws_sdk_applicationautoscaling::Client::new(&config), Responder::new(http), settings);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let handler = &handler;

@@ -64,6 +64,17 @@ pub fn s3_error_code(body: &str) -> Option<&str> {
     Some(&body[start..end])
 }
 
+/// The HTTP client for ResponseURLs: rustls with ring, installed as the process's default provider
+/// (reqwest is built without one of its own, so one TLS stack serves both clients).
+///
+/// # Errors
+/// When the client cannot be built (no usable TLS configuration).
+pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    // Fails only when a provider is installed already, which is just as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build()
+}
+
 /// Sends responses over one reused HTTP client.
 #[derive(Debug, Clone)]
 pub struct Responder {

@@ -15,13 +15,18 @@ Control endpoints, for tests only:
     POST /_emulator/faults   {"operation": "RegisterScalableTarget", "match": "<substring of the request body>",
                               "error": "ThrottlingException", "message": "...", "status": 400, "times": 2}
                              or {"operation": ..., "match": ..., "hang": 30, "times": 1}  (sleep, then 500)
-    GET  /_emulator/calls    every Application Auto Scaling call so far: [{"operation": ..., "body": {...}}]
+    GET  /_emulator/calls    every Application Auto Scaling call so far: [{"operation": ..., "resource": ..., "body": {...}}]
+                             ("resource" is the ResourceId, resolved from ResourceARN for the tagging calls)
+    GET  /_emulator/state    every target with its tags, every policy and scheduled action
+    POST /_emulator/seed     {"ResourceId", "ScalableDimension", "MinCapacity", "MaxCapacity", "Tags": {...}}: a target
+                             registered by "someone else", without going through the function
     POST /_emulator/reset    forget targets, policies, actions, tags, faults and calls
 """
 
 import argparse
 import enum
 import json
+import os
 import re
 import sys
 import threading
@@ -32,7 +37,7 @@ from moto.applicationautoscaling import responses as aas_responses
 from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 TARGET_PREFIX = "AnyScaleFrontendService."
 MAX_HANG_SECONDS = 120  # a hang is bounded too, so no test can wait forever on the emulator
@@ -78,6 +83,32 @@ class Emulator:
         targets = self.backend().targets.get(body.get("ScalableDimension"), {})
         return targets.get(body.get("ResourceId"))
 
+    def resource_of(self, body):
+        if "ResourceId" in body:
+            return body["ResourceId"]
+        if len(body.get("ResourceIds") or []) == 1:
+            return body["ResourceIds"][0]
+        for by_id in self.backend().targets.values():
+            for target in by_id.values():
+                if target.arn == body.get("ResourceARN"):
+                    return target.resource_id
+        return None
+
+    def state(self):
+        backend = self.backend()
+        targets = [dict(aas_responses._build_target(t), Tags=dict(self.tags.get(t.arn, {})))
+                   for by_id in backend.targets.values() for t in by_id.values()]
+        policies = [aas_responses._build_policy(p) for p in backend.policies.values()]
+        actions = [aas_responses._build_scheduled_action(a) for a in backend.scheduled_actions]
+        return {"targets": targets, "policies": policies, "actions": actions}
+
+    def seed(self, body):
+        target = self.backend().register_scalable_target(
+            "sagemaker", body["ResourceId"], body["ScalableDimension"], min_capacity=body["MinCapacity"],
+            max_capacity=body["MaxCapacity"], role_arn=None, suspended_state=None)
+        self.tags[target.arn] = dict(body.get("Tags") or {})
+        return {"ScalableTargetARN": target.arn}
+
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_emulator/"):
@@ -89,7 +120,7 @@ class Emulator:
         raw = read_body(environ)
         body = json.loads(raw or b"{}")
         with self.lock:
-            self.calls.append({"operation": operation, "body": body})
+            self.calls.append({"operation": operation, "resource": self.resource_of(body), "body": body})
             fault = self.take_fault(operation, raw.decode("utf-8", "replace"))
         try:
             if fault is not None:
@@ -146,6 +177,10 @@ class Emulator:
                 return send(start_response, 200, {"ok": True})
             if path == "/_emulator/calls":
                 return send(start_response, 200, self.calls)
+            if path == "/_emulator/state":
+                return send(start_response, 200, self.state())
+            if path == "/_emulator/seed":
+                return send(start_response, 200, self.seed(json.loads(read_body(environ))))
             if path == "/_emulator/reset":
                 backend = self.backend()
                 backend.targets.clear()
@@ -347,11 +382,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--exit-with-stdin", action="store_true", help="exit when stdin closes (used by the tests)")
     args = parser.parse_args()
     gap_sagemaker_dimensions()
-    server = make_server("127.0.0.1", args.port, Emulator(args.region), threaded=True)
+    server = make_server("127.0.0.1", args.port, Emulator(args.region), threaded=True, request_handler=QuietHandler)
+    if args.exit_with_stdin:
+        threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     print(f"listening {server.server_port}", flush=True)
     server.serve_forever()
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No access log: the tests read the emulator's state, not its chatter."""
+
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+def exit_when_stdin_closes():
+    """A test process that dies without cleaning up closes our stdin: follow it instead of lingering."""
+    sys.stdin.read()
+    os._exit(0)
 
 
 if __name__ == "__main__":
