@@ -153,9 +153,7 @@ impl Session {
     /// # Errors
     /// The final AWS error.
     pub async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-        self.call("TagResource", || self.client.tag_resource().resource_arn(arn).set_tags(Some(to_hash_map(tags))).send())
-            .await
-            .map(drop)
+        self.call("TagResource", || self.client.tag_resource().resource_arn(arn).set_tags(Some(to_hash_map(tags))).send()).await.map(drop)
     }
 
     /// UntagResource.
@@ -225,12 +223,9 @@ where
             let retry = retry_for(&code, &message);
             Error::Aws { operation, code, message, retry }
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Error::Aws {
-            operation,
-            code: "NetworkError".into(),
-            message: DisplayErrorContext(err).to_string(),
-            retry: Retry::Transient,
-        },
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            Error::Aws { operation, code: "NetworkError".into(), message: DisplayErrorContext(err).to_string(), retry: Retry::Transient }
+        }
         _ => Error::Aws { operation, code: "SdkError".into(), message: DisplayErrorContext(err).to_string(), retry: Retry::Final },
     }
 }
@@ -239,8 +234,14 @@ where
 /// retrying it only delays the same answer.
 pub fn retry_for(code: &str, message: &str) -> Retry {
     match code {
-        "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded" | "ConcurrentUpdateException"
-        | "InternalServiceException" | "InternalFailure" | "ServiceUnavailable" => Retry::Transient,
+        "ThrottlingException"
+        | "Throttling"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "ConcurrentUpdateException"
+        | "InternalServiceException"
+        | "InternalFailure"
+        | "ServiceUnavailable" => Retry::Transient,
         // IAM propagation: a role created in the same stack is not usable for a few seconds.
         "ValidationException" if message.contains("Unable to assume IAM role") => Retry::Transient,
         "ObjectNotFoundException" | "ResourceNotFoundException" => Retry::NotFound,

@@ -10,12 +10,7 @@ pub enum Error {
     Invalid(String),
     /// An Application Auto Scaling call failed with an answer from the service (or no answer at all).
     #[error("{operation} failed: {code}: {message}")]
-    Aws {
-        operation: &'static str,
-        code: String,
-        message: String,
-        retry: Retry,
-    },
+    Aws { operation: &'static str, code: String, message: String, retry: Retry },
     /// The state found in Application Auto Scaling forbids the requested change (ownership, a missing target).
     #[error("{0}")]
     Conflict(String),

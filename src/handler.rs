@@ -51,7 +51,8 @@ impl Handler {
                     unreadable.push(why);
                 }
                 Envelope::Broken { response_url, request_type, resource_type, echo, reason } => {
-                    let span = request_span(&echo.request_id, &echo.logical_id, request_type.map_or("?", RequestType::as_str), &resource_type);
+                    let span =
+                        request_span(&echo.request_id, &echo.logical_id, request_type.map_or("?", RequestType::as_str), &resource_type);
                     let response = Response::failed(&echo, request_type, reason);
                     result = self.deliver(&response_url, response, deadline).instrument(span).await?;
                 }
@@ -82,15 +83,23 @@ impl Handler {
             Ok(response) => response,
             Err(Interrupted::Panicked(message)) => {
                 tracing::error!(panic = %message, "handler panicked");
-                Response::failed(&req.echo, Some(req.request_type), "internal error: the function failed unexpectedly; see its log for the details")
+                Response::failed(
+                    &req.echo,
+                    Some(req.request_type),
+                    "internal error: the function failed unexpectedly; see its log for the details",
+                )
             }
             Err(Interrupted::TimedOut) => {
                 let waiting = progress.current().map(|op| format!(" waiting for {op}")).unwrap_or_default();
                 tracing::error!(waiting = %waiting, "deadline reached");
-                Response::failed(&req.echo, Some(req.request_type), format!(
-                    "timed out{waiting}: no result before the function's deadline (minus a {}s margin); Application Auto Scaling may be slow or unreachable",
-                    self.settings.margin.as_secs_f32()
-                ))
+                Response::failed(
+                    &req.echo,
+                    Some(req.request_type),
+                    format!(
+                        "timed out{waiting}: no result before the function's deadline (minus a {}s margin); Application Auto Scaling may be slow or unreachable",
+                        self.settings.margin.as_secs_f32()
+                    ),
+                )
             }
         }
     }
@@ -134,13 +143,20 @@ async fn dispatch(req: &Request, aas: &Session) -> Response {
         TARGET_TYPE => target::handle(req, aas).await,
         // The rollback Delete of a Create that failed for this reason: nothing was made, so nothing to do.
         _ if req.request_type == RequestType::Delete => Response::done(&req.echo),
-        other => Response::failed(&req.echo, Some(req.request_type), format!(
-            "unsupported ResourceType {other:?}; this function serves {}",
-            SUPPORTED_TYPES.join(", ")
-        )),
+        other => Response::failed(
+            &req.echo,
+            Some(req.request_type),
+            format!("unsupported ResourceType {other:?}; this function serves {}", SUPPORTED_TYPES.join(", ")),
+        ),
     }
 }
 
 fn request_span(request_id: &str, logical_id: &str, request_type: &str, resource_type: &str) -> tracing::Span {
-    tracing::info_span!("request", RequestId = request_id, LogicalResourceId = logical_id, RequestType = request_type, ResourceType = resource_type)
+    tracing::info_span!(
+        "request",
+        RequestId = request_id,
+        LogicalResourceId = logical_id,
+        RequestType = request_type,
+        ResourceType = resource_type
+    )
 }

@@ -205,7 +205,15 @@ mod tests {
 
     #[test]
     fn malformed_resource_ids_name_the_property() {
-        for text in ["endpoint/x", "endpoint/a/variant/", "table/t", "inference-component/a/b", "endpoint/-a/variant/b", "endpoint/a|b/variant/c", ""] {
+        for text in [
+            "endpoint/x",
+            "endpoint/a/variant/",
+            "table/t",
+            "inference-component/a/b",
+            "endpoint/-a/variant/b",
+            "endpoint/a|b/variant/c",
+            "",
+        ] {
             let err = ResourceId::parse(text, "ResourceId").unwrap_err().to_string();
             assert!(err.starts_with("ResourceId "), "{text}: {err}");
         }

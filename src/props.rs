@@ -45,11 +45,7 @@ impl<'a> Props<'a> {
     pub fn only(&self, known: &[&str]) -> Result<()> {
         match self.map.keys().find(|k| !known.contains(&k.as_str()) && !IGNORED.contains(&k.as_str())) {
             None => Ok(()),
-            Some(unknown) => Err(Error::invalid(format!(
-                "unknown property {}{unknown}; expected one of: {}",
-                self.path,
-                known.join(", ")
-            ))),
+            Some(unknown) => Err(Error::invalid(format!("unknown property {}{unknown}; expected one of: {}", self.path, known.join(", ")))),
         }
     }
 
@@ -104,9 +100,7 @@ impl<'a> Props<'a> {
             Value::String(s) => s.parse::<i64>().ok(),
             _ => None,
         };
-        parsed
-            .map(Some)
-            .ok_or_else(|| Error::invalid(format!("{} must be an integer, got {}", self.name(key), quote(value))))
+        parsed.map(Some).ok_or_else(|| Error::invalid(format!("{} must be an integer, got {}", self.name(key), quote(value))))
     }
 
     /// A number property: `1.5` or `"1.5"`.
@@ -120,9 +114,7 @@ impl<'a> Props<'a> {
             Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
             _ => None,
         };
-        parsed
-            .map(Some)
-            .ok_or_else(|| Error::invalid(format!("{} must be a number, got {}", self.name(key), quote(value))))
+        parsed.map(Some).ok_or_else(|| Error::invalid(format!("{} must be a number, got {}", self.name(key), quote(value))))
     }
 
     /// A boolean property: `true`, `"true"`, `"True"`, `false`, ...
@@ -137,9 +129,7 @@ impl<'a> Props<'a> {
             Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
             _ => None,
         };
-        parsed
-            .map(Some)
-            .ok_or_else(|| Error::invalid(format!("{} must be true or false, got {}", self.name(key), quote(value))))
+        parsed.map(Some).ok_or_else(|| Error::invalid(format!("{} must be true or false, got {}", self.name(key), quote(value))))
     }
 
     /// A nested object property, whose own properties are reported as `Key.Inner`.

@@ -54,13 +54,7 @@ pub enum Envelope {
     /// Everything needed to handle the request.
     Request(Request),
     /// A ResponseURL could be read, but the rest is broken: answer FAILED with `reason`.
-    Broken {
-        response_url: String,
-        request_type: Option<RequestType>,
-        resource_type: String,
-        echo: Echo,
-        reason: String,
-    },
+    Broken { response_url: String, request_type: Option<RequestType>, resource_type: String, echo: Echo, reason: String },
     /// Not even a ResponseURL: log it and fail the invocation.
     Unreadable(String),
 }

@@ -21,7 +21,7 @@ const MAX_ATTEMPTS: u32 = 20;
 pub fn check_url(text: &str, allowed_hosts: &[String]) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|err| format!("ResponseURL is not a URL: {err}"))?;
     let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-    let allowed = allowed_hosts.iter().any(|h| *h == host);
+    let allowed = allowed_hosts.contains(&host);
     let aws = AWS_DOMAINS.iter().any(|d| host.ends_with(&format!(".{d}")));
     let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     match url.scheme() {

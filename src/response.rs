@@ -58,14 +58,7 @@ impl Response {
             (_, Some(id)) if id.is_empty() => failed_create_id(echo),
             (_, Some(id)) => id.clone(),
         };
-        Self {
-            status: Status::Failed,
-            reason: Some(reason.into()),
-            physical_id,
-            echo: echo.clone(),
-            no_echo: false,
-            data: BTreeMap::new(),
-        }
+        Self { status: Status::Failed, reason: Some(reason.into()), physical_id, echo: echo.clone(), no_echo: false, data: BTreeMap::new() }
     }
 
     /// The JSON body to PUT, at most [`MAX_BODY`] bytes: the Reason is cut first (on a character boundary);
@@ -75,9 +68,11 @@ impl Response {
         let base = self.render("");
         if base.len() > MAX_BODY {
             let size = base.len();
-            let mut failed = Self::failed(&self.echo, Some(RequestType::Update), format!(
-                "response Data is {size} bytes with the other fields, over CloudFormation's {MAX_BODY}-byte limit"
-            ));
+            let mut failed = Self::failed(
+                &self.echo,
+                Some(RequestType::Update),
+                format!("response Data is {size} bytes with the other fields, over CloudFormation's {MAX_BODY}-byte limit"),
+            );
             failed.physical_id = self.physical_id.clone();
             return failed.body();
         }
@@ -117,7 +112,7 @@ pub fn clean_reason(reason: &str) -> String {
         if c == '\u{1b}' {
             // CSI: ESC [ parameters... final byte in @..~; other escapes: ESC plus one character.
             if chars.next_if_eq(&'[').is_some() {
-                while let Some(n) = chars.next() {
+                for n in chars.by_ref() {
                     if ('@'..='~').contains(&n) {
                         break;
                     }

@@ -37,7 +37,9 @@ impl Settings {
         };
         let margin = match var("DEADLINE_MARGIN_MS") {
             None => DEFAULT_MARGIN,
-            Some(ms) => Duration::from_millis(ms.trim().parse().map_err(|_| format!("DEADLINE_MARGIN_MS {ms:?} is not a number of milliseconds"))?),
+            Some(ms) => {
+                Duration::from_millis(ms.trim().parse().map_err(|_| format!("DEADLINE_MARGIN_MS {ms:?} is not a number of milliseconds"))?)
+            }
         };
         let allowed_hosts = var("RESPONSE_URL_ALLOWED_HOSTS")
             .unwrap_or_default()
@@ -75,7 +77,12 @@ mod tests {
 
     #[test]
     fn values_are_read_and_bad_ones_named() {
-        let s = read(&[("CUSTOM_RESOURCE_MODE", "cdk-provider"), ("DEADLINE_MARGIN_MS", "1500"), ("RESPONSE_URL_ALLOWED_HOSTS", " 127.0.0.1 ,Example.COM,")]).unwrap();
+        let s = read(&[
+            ("CUSTOM_RESOURCE_MODE", "cdk-provider"),
+            ("DEADLINE_MARGIN_MS", "1500"),
+            ("RESPONSE_URL_ALLOWED_HOSTS", " 127.0.0.1 ,Example.COM,"),
+        ])
+        .unwrap();
         assert_eq!(s.mode, Mode::CdkProvider);
         assert_eq!(s.margin, Duration::from_millis(1500));
         assert_eq!(s.allowed_hosts, vec!["127.0.0.1", "example.com"]);

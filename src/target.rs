@@ -103,21 +103,16 @@ impl TargetSpec {
 
     /// The RegisterScalableTarget request for this spec, with or without tags.
     pub fn registration(&self, tags: Option<Tags>) -> Registration {
-        Registration {
-            id: self.id.clone(),
-            min: self.min,
-            max: self.max,
-            role_arn: self.role_arn.clone(),
-            suspended: self.suspended,
-            tags,
-        }
+        Registration { id: self.id.clone(), min: self.min, max: self.max, role_arn: self.role_arn.clone(), suspended: self.suspended, tags }
     }
 }
 
 fn resource_id(props: &Props<'_>) -> Result<ResourceId> {
     let shorthand = ["EndpointName", "VariantName", "InferenceComponentName"].into_iter().find(|k| props.has(k));
     match (props.string("ResourceId")?, shorthand) {
-        (Some(_), Some(other)) => Err(Error::invalid(format!("ResourceId and {other} cannot both be set; use one way of naming the target"))),
+        (Some(_), Some(other)) => {
+            Err(Error::invalid(format!("ResourceId and {other} cannot both be set; use one way of naming the target")))
+        }
         (Some(text), None) => ResourceId::parse(&text, "ResourceId"),
         (None, Some(_)) => {
             let endpoint = props.string("EndpointName")?;
@@ -204,10 +199,7 @@ impl Owner {
     }
 
     fn tags(&self) -> Tags {
-        Tags::from([
-            (OWNER_STACK_TAG.to_owned(), self.stack_id.clone()),
-            (OWNER_LOGICAL_TAG.to_owned(), self.logical_id.clone()),
-        ])
+        Tags::from([(OWNER_STACK_TAG.to_owned(), self.stack_id.clone()), (OWNER_LOGICAL_TAG.to_owned(), self.logical_id.clone())])
     }
 }
 
@@ -408,13 +400,16 @@ mod tests {
     }
 
     fn basic() -> TargetSpec {
-        spec(json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": "1", "MaxCapacity": "4", "Tags": [{"Key": "team", "Value": "ml"}]}))
-            .unwrap()
+        spec(
+            json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": "1", "MaxCapacity": "4", "Tags": [{"Key": "team", "Value": "ml"}]}),
+        )
+        .unwrap()
     }
 
     #[test]
     fn strings_and_numbers_give_the_same_spec() {
-        let a = spec(json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": "1", "MaxCapacity": "4", "AdoptExisting": "true"})).unwrap();
+        let a =
+            spec(json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": "1", "MaxCapacity": "4", "AdoptExisting": "true"})).unwrap();
         let b = spec(json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 4, "AdoptExisting": true})).unwrap();
         assert_eq!(a, b);
         assert_eq!((a.min, a.max, a.adopt), (1, 4, true));
@@ -434,25 +429,64 @@ mod tests {
     #[test]
     fn every_bad_property_is_named() {
         let cases = [
-            (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 5, "MaxCapacity": 2}), "MinCapacity 5 is greater than MaxCapacity 2"),
+            (
+                json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 5, "MaxCapacity": 2}),
+                "MinCapacity 5 is greater than MaxCapacity 2",
+            ),
             (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": "abc", "MaxCapacity": 2}), "MinCapacity must be an integer"),
             (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": -1, "MaxCapacity": 2}), "MinCapacity must be 0 or more"),
             (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1}), "MaxCapacity is required"),
             (json!({"MinCapacity": 1, "MaxCapacity": 2}), "ResourceId is required"),
-            (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "MaxCapcity": 3}), "unknown property MaxCapcity"),
-            (json!({"ResourceId": "inference-component/c", "ScalableDimension": "sagemaker:variant:DesiredInstanceCount", "MinCapacity": 1, "MaxCapacity": 2}), "ScalableDimension sagemaker:variant:DesiredInstanceCount does not fit"),
-            (json!({"ResourceId": "endpoint/e/variant/v", "ScalableDimension": "ecs:service:DesiredCount", "MinCapacity": 1, "MaxCapacity": 2}), "ScalableDimension \"ecs:service:DesiredCount\" is not a SageMaker dimension"),
-            (json!({"ResourceId": "endpoint/e/variant/v", "ServiceNamespace": "ecs", "MinCapacity": 1, "MaxCapacity": 2}), "ServiceNamespace \"ecs\" is not supported"),
-            (json!({"ResourceId": "endpoint/e/variant/v", "EndpointName": "e", "MinCapacity": 1, "MaxCapacity": 2}), "ResourceId and EndpointName cannot both be set"),
+            (
+                json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "MaxCapcity": 3}),
+                "unknown property MaxCapcity",
+            ),
+            (
+                json!({"ResourceId": "inference-component/c", "ScalableDimension": "sagemaker:variant:DesiredInstanceCount", "MinCapacity": 1, "MaxCapacity": 2}),
+                "ScalableDimension sagemaker:variant:DesiredInstanceCount does not fit",
+            ),
+            (
+                json!({"ResourceId": "endpoint/e/variant/v", "ScalableDimension": "ecs:service:DesiredCount", "MinCapacity": 1, "MaxCapacity": 2}),
+                "ScalableDimension \"ecs:service:DesiredCount\" is not a SageMaker dimension",
+            ),
+            (
+                json!({"ResourceId": "endpoint/e/variant/v", "ServiceNamespace": "ecs", "MinCapacity": 1, "MaxCapacity": 2}),
+                "ServiceNamespace \"ecs\" is not supported",
+            ),
+            (
+                json!({"ResourceId": "endpoint/e/variant/v", "EndpointName": "e", "MinCapacity": 1, "MaxCapacity": 2}),
+                "ResourceId and EndpointName cannot both be set",
+            ),
             (json!({"EndpointName": "e", "MinCapacity": 1, "MaxCapacity": 2}), "VariantName is required with EndpointName"),
-            (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "RoleARN": "role"}), "RoleARN \"role\" is not an IAM role ARN"),
-            (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "SuspendedState": {"DynamicScalingInSuspended": "maybe"}}), "SuspendedState.DynamicScalingInSuspended must be true or false"),
-            (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "SuspendedState": {"Paused": true}}), "unknown property SuspendedState.Paused"),
+            (
+                json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "RoleARN": "role"}),
+                "RoleARN \"role\" is not an IAM role ARN",
+            ),
+            (
+                json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "SuspendedState": {"DynamicScalingInSuspended": "maybe"}}),
+                "SuspendedState.DynamicScalingInSuspended must be true or false",
+            ),
+            (
+                json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "SuspendedState": {"Paused": true}}),
+                "unknown property SuspendedState.Paused",
+            ),
             (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "Tags": {"a": "b"}}), "Tags must be a list"),
-            (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "Tags": [{"Value": "b"}]}), "Tags[0].Key is required"),
-            (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "Tags": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}), "Tags has the key \"a\" twice"),
-            (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "Tags": [{"Key": "cfn-sagemaker-autoscaling:logical-id", "Value": "x"}]}), "Tags[0].Key \"cfn-sagemaker-autoscaling:logical-id\" uses a reserved prefix"),
-            (json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "AdoptExisting": "yes"}), "AdoptExisting must be true or false"),
+            (
+                json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "Tags": [{"Value": "b"}]}),
+                "Tags[0].Key is required",
+            ),
+            (
+                json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "Tags": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}),
+                "Tags has the key \"a\" twice",
+            ),
+            (
+                json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "Tags": [{"Key": "cfn-sagemaker-autoscaling:logical-id", "Value": "x"}]}),
+                "Tags[0].Key \"cfn-sagemaker-autoscaling:logical-id\" uses a reserved prefix",
+            ),
+            (
+                json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 2, "AdoptExisting": "yes"}),
+                "AdoptExisting must be true or false",
+            ),
             (json!("not an object"), "ResourceProperties must be an object"),
             (Value::Null, "ResourceProperties is missing"),
         ];
@@ -493,7 +527,8 @@ mod tests {
 
     #[test]
     fn update_applies_the_tag_difference() {
-        let old = Tags::from([("team".to_owned(), "old".to_owned()), ("gone".to_owned(), "x".to_owned()), ("same".to_owned(), "s".to_owned())]);
+        let old =
+            Tags::from([("team".to_owned(), "old".to_owned()), ("gone".to_owned(), "x".to_owned()), ("same".to_owned(), "s".to_owned())]);
         let mut new = basic();
         new.tags.insert("same".into(), "s".into());
         let calls = plan_update(&new, &old, &me(), Some(&current(me().tags())));

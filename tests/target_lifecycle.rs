@@ -26,13 +26,16 @@ fn props(endpoint: &str, min: Value, max: Value) -> Value {
 async fn create_registers_tags_and_answers_with_the_contract_response() {
     let f = Function::start().await;
     let stack = Stack::new("create");
-    let event = stack.create("Target", json!({
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f",
-        "ServiceTimeout": "300",
-        "EndpointName": "e2e-create", "VariantName": "AllTraffic",
-        "MinCapacity": "1", "MaxCapacity": "4",
-        "Tags": [{"Key": "team", "Value": "ml"}]
-    }));
+    let event = stack.create(
+        "Target",
+        json!({
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "ServiceTimeout": "300",
+            "EndpointName": "e2e-create", "VariantName": "AllTraffic",
+            "MinCapacity": "1", "MaxCapacity": "4",
+            "Tags": [{"Key": "team", "Value": "ml"}]
+        }),
+    );
     let body = f.send(&event).await;
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(body["PhysicalResourceId"], target_id("e2e-create"));
@@ -58,7 +61,11 @@ async fn create_registers_tags_and_answers_with_the_contract_response() {
     assert_eq!(target["Tags"]["team"], "ml");
     assert_eq!(target["Tags"][OWNER_STACK], stack.id.as_str());
     assert_eq!(target["Tags"][OWNER_LOGICAL], "Target");
-    assert_eq!(f.emulator.calls(&variant("e2e-create")).await.last().map(String::as_str), Some("DescribeScalableTargets"), "confirmed by a Describe");
+    assert_eq!(
+        f.emulator.calls(&variant("e2e-create")).await.last().map(String::as_str),
+        Some("DescribeScalableTargets"),
+        "confirmed by a Describe"
+    );
     assert!(!f.logs().contains("SECRETSIGNATURE"), "the presigned signature leaked into the logs");
 }
 
@@ -177,8 +184,16 @@ async fn invalid_creates_fail_by_name_and_their_rollback_deletes_touch_nothing()
         ("e2e-inv-neg", props("e2e-inv-neg", json!(1), json!("-3")), "MaxCapacity must be 0 or more"),
         ("e2e-inv-missing", json!({"MinCapacity": 1, "MaxCapacity": 2}), "ResourceId is required"),
         ("e2e-inv-typo", json!({"ResourceId": variant("e2e-inv-typo"), "MinCapacity": 1, "MaxCapacty": 2}), "unknown property MaxCapacty"),
-        ("e2e-inv-dim", json!({"ResourceId": variant("e2e-inv-dim"), "ScalableDimension": "sagemaker:inference-component:DesiredCopyCount", "MinCapacity": 1, "MaxCapacity": 2}), "ScalableDimension sagemaker:inference-component:DesiredCopyCount does not fit"),
-        ("e2e-inv-type", json!({"ResourceId": variant("e2e-inv-type"), "MinCapacity": {"a": 1}, "MaxCapacity": 2}), "MinCapacity must be an integer"),
+        (
+            "e2e-inv-dim",
+            json!({"ResourceId": variant("e2e-inv-dim"), "ScalableDimension": "sagemaker:inference-component:DesiredCopyCount", "MinCapacity": 1, "MaxCapacity": 2}),
+            "ScalableDimension sagemaker:inference-component:DesiredCopyCount does not fit",
+        ),
+        (
+            "e2e-inv-type",
+            json!({"ResourceId": variant("e2e-inv-type"), "MinCapacity": {"a": 1}, "MaxCapacity": 2}),
+            "MinCapacity must be an integer",
+        ),
     ];
     for (endpoint, properties, reason) in cases {
         let create = stack.create("Target", properties.clone());
@@ -246,7 +261,8 @@ async fn another_stacks_create_of_our_target_fails_naming_the_owner_and_touches_
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(reason.contains(&format!("owned by Target in stack {}", ours.id)), "{reason}");
-    let rollback = f.send(&theirs.delete("Target", body["PhysicalResourceId"].as_str().unwrap(), props("e2e-other", json!(4), json!(8)))).await;
+    let rollback =
+        f.send(&theirs.delete("Target", body["PhysicalResourceId"].as_str().unwrap(), props("e2e-other", json!(4), json!(8)))).await;
     assert_eq!(rollback["Status"], "SUCCESS");
     assert_eq!(f.emulator.mutations(&variant("e2e-other")).await, before, "the other stack touched our target");
     let target = f.emulator.target(&variant("e2e-other")).await.unwrap();

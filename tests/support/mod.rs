@@ -190,8 +190,14 @@ async fn runtime_route(state: &RuntimeState, seen: Seen) -> Reply {
                 let headers = vec![
                     ("Lambda-Runtime-Aws-Request-Id".to_owned(), inv.id),
                     ("Lambda-Runtime-Deadline-Ms".to_owned(), inv.deadline_ms.to_string()),
-                    ("Lambda-Runtime-Invoked-Function-Arn".to_owned(), "arn:aws:lambda:us-east-1:123456789012:function:cfn-sagemaker-autoscaling".to_owned()),
-                    ("Lambda-Runtime-Trace-Id".to_owned(), "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0".to_owned()),
+                    (
+                        "Lambda-Runtime-Invoked-Function-Arn".to_owned(),
+                        "arn:aws:lambda:us-east-1:123456789012:function:cfn-sagemaker-autoscaling".to_owned(),
+                    ),
+                    (
+                        "Lambda-Runtime-Trace-Id".to_owned(),
+                        "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0".to_owned(),
+                    ),
                     ("Content-Type".to_owned(), "application/json".to_owned()),
                 ];
                 return (200, headers, inv.event.to_string().into_bytes());
@@ -383,8 +389,13 @@ impl Emulator {
 
     /// Makes the next `times` calls of `operation` whose body contains `matching` fail with `error`.
     pub async fn fail(&self, operation: &str, matching: &str, error: &str, times: u32) {
-        self.control("faults", Some(json!({"operation": operation, "match": matching, "error": error, "message": format!("injected {error}"), "times": times})))
-            .await;
+        self.control(
+            "faults",
+            Some(
+                json!({"operation": operation, "match": matching, "error": error, "message": format!("injected {error}"), "times": times}),
+            ),
+        )
+        .await;
     }
 
     /// Makes the next `times` calls of `operation` whose body contains `matching` hang for `seconds`.
@@ -473,9 +484,12 @@ impl Function {
         let started = std::time::Instant::now();
         let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
         let logs = Arc::new(Mutex::new(Vec::new()));
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>), child.stderr.take().map(|s| Box::new(s) as _)]
-            .into_iter()
-            .flatten()
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child.stderr.take().map(|s| Box::new(s) as _),
+        ]
+        .into_iter()
+        .flatten()
         {
             let logs = logs.clone();
             tokio::spawn(async move {
@@ -556,7 +570,15 @@ impl Stack {
         self.event("Delete", logical_id, TARGET, props, Some(physical_id), None)
     }
 
-    pub fn event(&self, request_type: &str, logical_id: &str, resource_type: &str, props: Value, physical_id: Option<&str>, old: Option<Value>) -> Event {
+    pub fn event(
+        &self,
+        request_type: &str,
+        logical_id: &str,
+        resource_type: &str,
+        props: Value,
+        physical_id: Option<&str>,
+        old: Option<Value>,
+    ) -> Event {
         let n = next_number();
         let mut body = json!({
             "RequestType": request_type,

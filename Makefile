@@ -1,0 +1,55 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything else is here for them.
+# Needs only the Rust toolchain and Python 3 with pip: the Python tools go into .venv, made on first use.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1)
+BOOTSTRAP := target/debug/cfn-sagemaker-autoscaling
+export CFN_SMA_PYTHON := $(abspath $(PY))
+
+.PHONY: all demo test venv build fmt clippy unit-and-e2e cfn-lint package clean
+
+all: test
+
+## venv: the Python tools (moto, cfn-lint, cargo-lambda), pinned in requirements-dev.txt
+venv: $(STAMP)
+$(STAMP): requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+## build: the bootstrap (debug; `make package` builds the deployable one)
+build:
+	cargo build --locked --bin cfn-sagemaker-autoscaling
+
+## demo: Create, Update and Delete from events/ through the real bootstrap, against the embedded emulator
+demo: venv build
+	CFN_SMA_BOOTSTRAP=$(abspath $(BOOTSTRAP)) cargo run --locked --quiet --example demo
+
+## test: every check CI runs
+test: venv fmt clippy unit-and-e2e cfn-lint
+
+fmt:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --locked --all-targets -- -D warnings
+
+## unit-and-e2e: unit tests, emulator tests and end-to-end tests of the compiled bootstrap (one cargo run)
+unit-and-e2e: venv
+	cargo test --locked
+
+cfn-lint: venv
+	$(VENV)/bin/cfn-lint template.yaml
+
+## package: the deployable zip (arm64; ARCH=x86_64 for the other one)
+ARCH ?= arm64
+package: venv
+	rustup target add $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
+	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release --$(subst _,-,$(ARCH)) --output-format zip
+	ls -l target/lambda/cfn-sagemaker-autoscaling/bootstrap.zip
+
+clean:
+	cargo clean
+	rm -rf $(VENV)

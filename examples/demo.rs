@@ -1,0 +1,68 @@
+//! `make demo`: the compiled bootstrap, a loopback Lambda Runtime API, the Application Auto Scaling emulator
+//! and a ResponseURL receiver, playing every file in events/ in order and printing what CloudFormation
+//! would receive and what Application Auto Scaling then holds.
+//!
+//! `cargo run --example demo [-- events-dir]`; the bootstrap is `$CFN_SMA_BOOTSTRAP` or target/debug's.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Emulator, Event, Function, Outcome};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::args().nth(1).map(std::path::PathBuf::from).unwrap_or_else(|| support::root().join("events"));
+    let (port, _emulator_process) = support::start_emulator_process();
+    let f = Function::start_with(Emulator::at(port), &[]).await;
+    println!("emulator   http://127.0.0.1:{port} (moto + tests/emulator/aas_emulator.py)");
+    println!("runtime    http://{} (Lambda Runtime API 2018-06-01)", f.runtime.addr);
+    println!("responses  http://{}/responses/...", f.receiver.addr);
+    println!("bootstrap  {}\n", support::bootstrap().display());
+
+    let mut files: Vec<_> =
+        std::fs::read_dir(&dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    files.sort();
+    for file in files {
+        let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("event").to_owned();
+        let mut body: Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
+        body.as_object_mut().ok_or("an event must be a JSON object")?.remove("ResponseURL");
+        let event = Event { name: name.clone(), body };
+        let request_type = event.body["RequestType"].as_str().unwrap_or("?").to_owned();
+        let resource_type = event.body["ResourceType"].as_str().unwrap_or("?").to_owned();
+        println!("=== {name}: {request_type} {resource_type} ===");
+        let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(60)).await;
+        if !matches!(outcome, Outcome::Response(_)) {
+            println!("invocation did not succeed: {outcome:?}\n{}", f.logs());
+            return Err("the function did not answer".into());
+        }
+        for put in f.receiver.seen(&name) {
+            println!("CloudFormation received ({} {} bytes):", put.method, put.body.len());
+            println!("{}", serde_json::to_string_pretty(&put.json())?);
+        }
+        let state = f.emulator.state().await;
+        println!("Application Auto Scaling now holds:");
+        println!("{}\n", serde_json::to_string_pretty(&summary(&state))?);
+    }
+    if std::env::var_os("CFN_SMA_ECHO_LOGS").is_none() {
+        println!("(set CFN_SMA_ECHO_LOGS=1 to see the function's own logs)");
+    }
+    Ok(())
+}
+
+/// The state without the noise (creation times).
+fn summary(state: &Value) -> Value {
+    let mut state = state.clone();
+    for list in ["targets", "policies", "actions"] {
+        if let Some(items) = state[list].as_array_mut() {
+            for item in items {
+                if let Some(map) = item.as_object_mut() {
+                    map.remove("CreationTime");
+                }
+            }
+        }
+    }
+    state
+}
