@@ -354,8 +354,13 @@ impl Emulator {
     }
 
     pub fn at(port: u16) -> Self {
+        Self::pointing_at(format!("http://127.0.0.1:{port}"))
+    }
+
+    /// An "emulator" at any URL: for endpoints that misbehave on purpose (no control calls there).
+    pub fn pointing_at(url: String) -> Self {
         let http = cfn_sagemaker_autoscaling::respond::http_client().expect("an HTTP client");
-        Self { url: format!("http://127.0.0.1:{port}"), http }
+        Self { url, http }
     }
 
     async fn control(&self, path: &str, body: Option<Value>) -> Value {
@@ -389,13 +394,15 @@ impl Emulator {
 
     /// Makes the next `times` calls of `operation` whose body contains `matching` fail with `error`.
     pub async fn fail(&self, operation: &str, matching: &str, error: &str, times: u32) {
-        self.control(
-            "faults",
-            Some(
-                json!({"operation": operation, "match": matching, "error": error, "message": format!("injected {error}"), "times": times}),
-            ),
+        self.control_fault(
+            json!({"operation": operation, "match": matching, "error": error, "message": format!("injected {error}"), "times": times}),
         )
         .await;
+    }
+
+    /// Queues a fault as the emulator's control endpoint takes it (see aas_emulator.py).
+    pub async fn control_fault(&self, fault: Value) {
+        self.control("faults", Some(fault)).await;
     }
 
     /// Makes the next `times` calls of `operation` whose body contains `matching` hang for `seconds`.
