@@ -41,7 +41,7 @@ unit-and-e2e: venv
 	cargo test --locked
 
 cfn-lint: venv
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml examples/cloudformation/*.yaml
 
 ## package: the deployable zip (arm64; ARCH=x86_64 for the other one)
 ARCH ?= arm64

@@ -8,10 +8,15 @@ use std::time::Duration;
 
 use aws_sdk_applicationautoscaling::Client;
 use aws_sdk_applicationautoscaling::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_applicationautoscaling::types::{ScalableDimension as SdkDimension, ServiceNamespace, SuspendedState};
+use aws_sdk_applicationautoscaling::primitives::DateTime;
+use aws_sdk_applicationautoscaling::types::{
+    self as sdk, PolicyType, ScalableDimension as SdkDimension, ScalableTargetAction, ServiceNamespace, SuspendedState,
+};
 use tokio::time::Instant;
 
-use crate::model::TargetId;
+use crate::model::{ScalableDimension, TargetId};
+use crate::policy::{Metric, PolicyConfig, PolicySpec, StepScaling, TargetTracking};
+use crate::schedule::ActionSpec;
 use crate::target::{Registration, Suspended};
 use crate::{Error, Result, error::Retry};
 
@@ -141,11 +146,7 @@ impl Session {
                     .send()
             })
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if err.is_not_found() => Ok(false),
-            Err(err) => Err(err),
-        }
+        gone_is_fine(result)
     }
 
     /// TagResource.
@@ -164,6 +165,139 @@ impl Session {
         self.call("UntagResource", || self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(keys.to_vec())).send())
             .await
             .map(drop)
+    }
+
+    /// Fails, naming the target, unless it is registered: policies and scheduled actions need one.
+    ///
+    /// # Errors
+    /// `Conflict` for a target that is not registered; the final AWS error otherwise.
+    pub async fn require_target(&self, id: &TargetId) -> Result<()> {
+        match self.describe_target(id).await? {
+            Some(_) => Ok(()),
+            None => Err(not_registered(id)),
+        }
+    }
+
+    /// PutScalingPolicy; returns the policy ARN and its alarm names.
+    ///
+    /// # Errors
+    /// The final AWS error; ObjectNotFoundException names the missing target.
+    pub async fn put_policy(&self, spec: &PolicySpec) -> Result<(String, Vec<String>)> {
+        let mut call = self
+            .client
+            .put_scaling_policy()
+            .policy_name(&spec.name)
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_id(spec.target.resource.to_string())
+            .scalable_dimension(SdkDimension::from(spec.target.dimension.as_str()))
+            .policy_type(PolicyType::from(spec.policy_type()));
+        call = match &spec.config {
+            PolicyConfig::TargetTracking(t) => call.target_tracking_scaling_policy_configuration(sdk_target_tracking(t)?),
+            PolicyConfig::Step(s) => call.step_scaling_policy_configuration(sdk_step_scaling(s)?),
+        };
+        let out = self.call("PutScalingPolicy", || call.clone().send()).await.map_err(|e| missing_target(e, &spec.target))?;
+        let alarms = out.alarms().iter().map(|a| a.alarm_name().to_owned()).collect();
+        Ok((out.policy_arn().to_owned(), alarms))
+    }
+
+    /// The dimension of the policy named `name` on `resource` whose ARN is `arn`; `None` when it is gone.
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub async fn find_policy(&self, resource: &str, name: &str, arn: &str) -> Result<Option<ScalableDimension>> {
+        let out = self
+            .call("DescribeScalingPolicies", || {
+                self.client
+                    .describe_scaling_policies()
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_id(resource)
+                    .policy_names(name)
+                    .send()
+            })
+            .await?;
+        Ok(out
+            .scaling_policies()
+            .iter()
+            .find(|p| p.policy_arn() == arn)
+            .and_then(|p| ScalableDimension::ALL.into_iter().find(|d| d.as_str() == p.scalable_dimension().as_str())))
+    }
+
+    /// DeleteScalingPolicy. A policy already gone is not an error: returns `false`.
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub async fn delete_policy(&self, resource: &str, dimension: ScalableDimension, name: &str) -> Result<bool> {
+        let result = self
+            .call("DeleteScalingPolicy", || {
+                self.client
+                    .delete_scaling_policy()
+                    .policy_name(name)
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_id(resource)
+                    .scalable_dimension(SdkDimension::from(dimension.as_str()))
+                    .send()
+            })
+            .await;
+        gone_is_fine(result)
+    }
+
+    /// PutScheduledAction.
+    ///
+    /// # Errors
+    /// The final AWS error; ObjectNotFoundException names the missing target.
+    pub async fn put_action(&self, spec: &ActionSpec) -> Result<()> {
+        let call = self
+            .client
+            .put_scheduled_action()
+            .scheduled_action_name(&spec.name)
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_id(spec.target.resource.to_string())
+            .scalable_dimension(SdkDimension::from(spec.target.dimension.as_str()))
+            .schedule(&spec.schedule)
+            .set_timezone(spec.timezone.clone())
+            .set_start_time(spec.start.map(DateTime::from_secs))
+            .set_end_time(spec.end.map(DateTime::from_secs))
+            .scalable_target_action(ScalableTargetAction::builder().set_min_capacity(spec.min).set_max_capacity(spec.max).build());
+        self.call("PutScheduledAction", || call.clone().send()).await.map_err(|e| missing_target(e, &spec.target))?;
+        Ok(())
+    }
+
+    /// The ARN of a scheduled action, if it exists.
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub async fn action_arn(&self, name: &str, target: &TargetId) -> Result<Option<String>> {
+        let out = self
+            .call("DescribeScheduledActions", || {
+                self.client
+                    .describe_scheduled_actions()
+                    .scheduled_action_names(name)
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_id(target.resource.to_string())
+                    .scalable_dimension(SdkDimension::from(target.dimension.as_str()))
+                    .send()
+            })
+            .await?;
+        Ok(out.scheduled_actions().iter().find(|a| a.scheduled_action_name() == name).map(|a| a.scheduled_action_arn().to_owned()))
+    }
+
+    /// DeleteScheduledAction. An action already gone is not an error: returns `false`.
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub async fn delete_action(&self, name: &str, target: &TargetId) -> Result<bool> {
+        let result = self
+            .call("DeleteScheduledAction", || {
+                self.client
+                    .delete_scheduled_action()
+                    .scheduled_action_name(name)
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_id(target.resource.to_string())
+                    .scalable_dimension(SdkDimension::from(target.dimension.as_str()))
+                    .send()
+            })
+            .await;
+        gone_is_fine(result)
     }
 
     /// Runs one operation, retrying transient errors with jittered exponential backoff while a retry can
@@ -194,6 +328,89 @@ impl Session {
         self.progress.set(None);
         result
     }
+}
+
+fn gone_is_fine<T>(result: Result<T>) -> Result<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if err.is_not_found() => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+fn not_registered(id: &TargetId) -> Error {
+    Error::Conflict(format!(
+        "scalable target {} is not registered; create it first (a Custom::SageMakerScalableTarget referenced with Ref or DependsOn)",
+        id.physical_id()
+    ))
+}
+
+/// A target deregistered between our check and the call still gets the clear message.
+fn missing_target(err: Error, id: &TargetId) -> Error {
+    if err.is_not_found() { not_registered(id) } else { err }
+}
+
+fn sdk_target_tracking(t: &TargetTracking) -> Result<sdk::TargetTrackingScalingPolicyConfiguration> {
+    let mut config = sdk::TargetTrackingScalingPolicyConfiguration::builder()
+        .target_value(t.target_value)
+        .set_scale_in_cooldown(t.scale_in_cooldown)
+        .set_scale_out_cooldown(t.scale_out_cooldown)
+        .set_disable_scale_in(t.disable_scale_in);
+    config = match &t.metric {
+        Metric::Predefined { metric, resource_label } => config.predefined_metric_specification(
+            sdk::PredefinedMetricSpecification::builder()
+                .predefined_metric_type(sdk::MetricType::from(metric.as_str()))
+                .set_resource_label(resource_label.clone())
+                .build()
+                .map_err(build_error)?,
+        ),
+        Metric::Customized(m) => {
+            let dimensions = m
+                .dimensions
+                .iter()
+                .map(|(n, v)| sdk::MetricDimension::builder().name(n).value(v).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(build_error)?;
+            config.customized_metric_specification(
+                sdk::CustomizedMetricSpecification::builder()
+                    .metric_name(&m.metric_name)
+                    .namespace(&m.namespace)
+                    .set_dimensions(Some(dimensions))
+                    .statistic(sdk::MetricStatistic::from(m.statistic.as_str()))
+                    .set_unit(m.unit.clone())
+                    .build(),
+            )
+        }
+    };
+    config.build().map_err(build_error)
+}
+
+fn sdk_step_scaling(s: &StepScaling) -> Result<sdk::StepScalingPolicyConfiguration> {
+    let steps = s
+        .steps
+        .iter()
+        .map(|step| {
+            sdk::StepAdjustment::builder()
+                .set_metric_interval_lower_bound(step.lower)
+                .set_metric_interval_upper_bound(step.upper)
+                .scaling_adjustment(step.adjustment)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(build_error)?;
+    Ok(sdk::StepScalingPolicyConfiguration::builder()
+        .adjustment_type(sdk::AdjustmentType::from(s.adjustment_type.as_str()))
+        .set_cooldown(s.cooldown)
+        .set_metric_aggregation_type(s.metric_aggregation_type.as_deref().map(sdk::MetricAggregationType::from))
+        .set_min_adjustment_magnitude(s.min_adjustment_magnitude)
+        .set_step_adjustments(Some(steps))
+        .build())
+}
+
+/// The SDK's builders check required fields that validation has already checked; should one still
+/// complain, it becomes a FAILED rather than a panic.
+fn build_error(err: aws_sdk_applicationautoscaling::error::BuildError) -> Error {
+    Error::invalid(format!("cannot build the request: {err}"))
 }
 
 fn to_hash_map(tags: &BTreeMap<String, String>) -> HashMap<String, String> {

@@ -13,12 +13,16 @@ use crate::request::{self, Envelope, Request, RequestType};
 use crate::respond::{Responder, check_url, redact};
 use crate::response::{Response, Status};
 use crate::settings::{Mode, Settings};
-use crate::target;
+use crate::{policy, schedule, target};
 
 /// The resource type of scalable targets.
 pub const TARGET_TYPE: &str = "Custom::SageMakerScalableTarget";
+/// The resource type of scaling policies.
+pub const POLICY_TYPE: &str = "Custom::SageMakerScalingPolicy";
+/// The resource type of scheduled actions.
+pub const SCHEDULE_TYPE: &str = "Custom::SageMakerScheduledAction";
 /// Every resource type this function serves, for the Reason of an unsupported one.
-pub const SUPPORTED_TYPES: [&str; 1] = [TARGET_TYPE];
+pub const SUPPORTED_TYPES: [&str; 3] = [TARGET_TYPE, POLICY_TYPE, SCHEDULE_TYPE];
 
 /// The function's state across invocations: clients built once per process, and the settings.
 #[derive(Debug, Clone)]
@@ -141,6 +145,8 @@ impl Handler {
 async fn dispatch(req: &Request, aas: &Session) -> Response {
     match req.resource_type.as_str() {
         TARGET_TYPE => target::handle(req, aas).await,
+        POLICY_TYPE => policy::handle(req, aas).await,
+        SCHEDULE_TYPE => schedule::handle(req, aas).await,
         // The rollback Delete of a Create that failed for this reason: nothing was made, so nothing to do.
         _ if req.request_type == RequestType::Delete => Response::done(&req.echo),
         other => Response::failed(

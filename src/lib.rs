@@ -4,7 +4,7 @@
 //!
 //! 1. [`request`] reads CloudFormation's envelope from raw JSON (unwrapping SNS records), keeping whatever
 //!    could be read so that even a broken event gets an answer.
-//! 2. [`handler`] dispatches on `ResourceType` to one module per resource type ([`target`]), under the
+//! 2. [`handler`] dispatches on `ResourceType` to one module per resource type ([`target`], [`policy`], [`schedule`]), under the
 //!    [`guard`]: a panic or the invocation deadline becomes a FAILED response instead of silence.
 //! 3. A resource module validates its properties once ([`props`] reads CloudFormation's string values,
 //!    [`model`] holds the validated identities), looks up the current state through [`aas`], decides the
@@ -18,10 +18,12 @@ pub mod error;
 pub mod guard;
 pub mod handler;
 pub mod model;
+pub mod policy;
 pub mod props;
 pub mod request;
 pub mod respond;
 pub mod response;
+pub mod schedule;
 pub mod settings;
 pub mod target;
 

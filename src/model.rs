@@ -255,3 +255,112 @@ mod tests {
         }
     }
 }
+
+/// The properties that name the target of a policy or scheduled action.
+pub const TARGET_REFERENCE: [&str; 4] = ["ScalingTargetId", "ResourceId", "ScalableDimension", "ServiceNamespace"];
+
+impl TargetId {
+    /// Reads the target a policy or scheduled action applies to: `ScalingTargetId` (a target's physical id,
+    /// from this function or from the native `AWS::ApplicationAutoScaling::ScalableTarget`), or `ResourceId`
+    /// with an optional `ScalableDimension` (default from the id) and `ServiceNamespace` (`sagemaker`).
+    ///
+    /// # Errors
+    /// `Invalid` naming the property that is missing, malformed, or given twice.
+    pub fn from_reference(props: &crate::props::Props<'_>) -> Result<Self> {
+        let explicit = ["ResourceId", "ScalableDimension", "ServiceNamespace"].into_iter().find(|k| props.has(k));
+        if let Some(text) = props.string("ScalingTargetId")? {
+            if let Some(other) = explicit {
+                return Err(Error::invalid(format!("ScalingTargetId and {other} cannot both be set; name the target one way")));
+            }
+            return Self::from_physical_id(&text).ok_or_else(|| {
+                Error::invalid(format!(
+                    "ScalingTargetId {text:?} is not a SageMaker scalable target id; expected <ResourceId>|<ScalableDimension>|sagemaker"
+                ))
+            });
+        }
+        let Some(resource) = props.string("ResourceId")? else {
+            return Err(Error::invalid("ScalingTargetId is required (or ResourceId with ScalableDimension and ServiceNamespace)"));
+        };
+        let resource = ResourceId::parse(&resource, "ResourceId")?;
+        let dimension = match props.string("ScalableDimension")? {
+            Some(text) => ScalableDimension::parse(&text, "ScalableDimension")?,
+            None => resource.default_dimension(),
+        };
+        if let Some(namespace) = props.string("ServiceNamespace")?
+            && namespace != NAMESPACE
+        {
+            return Err(Error::invalid(format!("ServiceNamespace {namespace:?} is not supported; use {NAMESPACE:?}")));
+        }
+        Self::new(resource, dimension)
+    }
+}
+
+/// Checks a policy or scheduled action name as Application Auto Scaling does: 1 to 256 characters, no
+/// control characters, no `:`, `/` or `|`, no leading or trailing spaces. (This also keeps physical ids
+/// that embed the name unambiguous.)
+///
+/// # Errors
+/// `Invalid` naming `property`.
+pub fn check_action_name(name: &str, property: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 256
+        && !name.chars().any(|c| c.is_control() || matches!(c, ':' | '/' | '|'))
+        && !name.starts_with(' ')
+        && !name.ends_with(' ');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{property} {name:?} is not valid: use 1 to 256 characters without ':', '/', '|', control characters or surrounding spaces"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+    use crate::props::Props;
+    use serde_json::json;
+
+    fn read(value: serde_json::Value) -> Result<TargetId> {
+        TargetId::from_reference(&Props::object(&value, "ResourceProperties").unwrap())
+    }
+
+    #[test]
+    fn a_target_is_named_by_its_physical_id_or_its_parts() {
+        let by_id = read(json!({"ScalingTargetId": "endpoint/e/variant/v|sagemaker:variant:DesiredInstanceCount|sagemaker"})).unwrap();
+        let by_parts = read(json!({"ResourceId": "endpoint/e/variant/v", "ScalableDimension": "sagemaker:variant:DesiredInstanceCount", "ServiceNamespace": "sagemaker"})).unwrap();
+        let by_default = read(json!({"ResourceId": "endpoint/e/variant/v"})).unwrap();
+        assert_eq!(by_id, by_parts);
+        assert_eq!(by_parts, by_default);
+    }
+
+    #[test]
+    fn a_bad_reference_is_named() {
+        let cases = [
+            (json!({}), "ScalingTargetId is required"),
+            (json!({"ScalingTargetId": "nope"}), "ScalingTargetId \"nope\" is not a SageMaker scalable target id"),
+            (
+                json!({"ScalingTargetId": "endpoint/e/variant/v|sagemaker:variant:DesiredInstanceCount|sagemaker", "ResourceId": "x"}),
+                "ScalingTargetId and ResourceId cannot both be set",
+            ),
+            (
+                json!({"ResourceId": "inference-component/c", "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}),
+                "ScalableDimension sagemaker:variant:DesiredInstanceCount does not fit",
+            ),
+            (json!({"ResourceId": "endpoint/e/variant/v", "ServiceNamespace": "ecs"}), "ServiceNamespace \"ecs\" is not supported"),
+        ];
+        for (value, expected) in cases {
+            let err = read(value.clone()).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn action_names_follow_the_service_rules() {
+        assert!(check_action_name("business-hours scale", "ScheduledActionName").is_ok());
+        for bad in ["", " lead", "trail ", "a|b", "a:b", "a/b", "tab\there", &"x".repeat(257)] {
+            assert!(check_action_name(bad, "PolicyName").unwrap_err().to_string().starts_with("PolicyName "), "{bad:?}");
+        }
+    }
+}

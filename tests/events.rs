@@ -38,6 +38,21 @@ async fn every_event_file_replays_successfully_in_order() {
                 "{name}: the events must chain (Create's id is what Update and Delete carry)"
             );
         }
+        let state = f.emulator.state().await;
+        let deleted = body["RequestType"] == "Delete";
+        if body["ResourceType"] == "Custom::SageMakerScalingPolicy" {
+            let arn = &answer["PhysicalResourceId"];
+            let found = state["policies"].as_array().unwrap().iter().any(|p| &p["PolicyARN"] == arn);
+            assert_eq!(found, !deleted, "{name}: policy {arn} present = {found}");
+        }
+        if body["ResourceType"] == "Custom::SageMakerScheduledAction" {
+            let action = body["ResourceProperties"]["ScheduledActionName"].clone();
+            let found = state["actions"].as_array().unwrap().iter().find(|a| a["ScheduledActionName"] == action);
+            assert_eq!(found.is_some(), !deleted, "{name}: action {action} present");
+            if let Some(found) = found {
+                assert_eq!(found["Schedule"], body["ResourceProperties"]["Schedule"], "{name}");
+            }
+        }
         let resource = answer["Data"]["ResourceId"].as_str().map(str::to_owned);
         if body["ResourceType"] == support::TARGET {
             let id = body

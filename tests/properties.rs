@@ -161,6 +161,24 @@ proptest! {
             }
             Err(err) => prop_assert!(!err.to_string().is_empty()),
         }
+        // The policy and scheduled-action readers take the same abuse.
+        if let Err(err) = cfn_sagemaker_autoscaling::policy::PolicySpec::from_properties(&props) {
+            prop_assert!(!err.to_string().is_empty());
+        }
+        if let Ok(action) = cfn_sagemaker_autoscaling::schedule::ActionSpec::from_properties(&props) {
+            prop_assert_eq!(cfn_sagemaker_autoscaling::schedule::parse_physical_id(&action.physical_id()), Some((action.name.clone(), action.target.clone())));
+        }
+    }
+
+    #[test]
+    fn any_schedule_or_time_text_is_accepted_or_named(text in "\\PC{0,40}", prefix in prop_oneof![Just("at("), Just("cron("), Just("rate("), Just("")]) {
+        let schedule = format!("{prefix}{text})");
+        if let Err(err) = cfn_sagemaker_autoscaling::schedule::check_schedule(&schedule) {
+            prop_assert!(err.to_string().starts_with("Schedule "));
+        }
+        if let Err(err) = cfn_sagemaker_autoscaling::schedule::parse_time(&text, "StartTime") {
+            prop_assert!(err.to_string().starts_with("StartTime "));
+        }
     }
 
     #[test]

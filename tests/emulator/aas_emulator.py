@@ -31,6 +31,7 @@ import re
 import sys
 import threading
 import time
+import uuid
 
 from moto.applicationautoscaling import models as aas_models
 from moto.applicationautoscaling import responses as aas_responses
@@ -353,12 +354,14 @@ def gap_policy_arn_stable_remember(emu, body):
 
 
 def gap_policy_arn_stable_restore(emu, body, answer):
-    previous = body.pop("__previous_arn", None)
-    if previous:
-        key = aas_models.FakeApplicationAutoscalingPolicy.formulate_key(
-            body.get("ServiceNamespace"), body.get("ResourceId"), body.get("ScalableDimension"), body.get("PolicyName"))
-        emu.backend().policies[key].policy_arn = previous
-        answer["PolicyARN"] = previous
+    key = aas_models.FakeApplicationAutoscalingPolicy.formulate_key(
+        body.get("ServiceNamespace"), body.get("ResourceId"), body.get("ScalableDimension"), body.get("PolicyName"))
+    # A new policy's id is derived from its key rather than random, so that replayable events (events/) can
+    # carry the ARN a Create returns. Its shape is AWS's.
+    arn = body.pop("__previous_arn", None) or re.sub(
+        r":scalingPolicy:[^:]+:", f":scalingPolicy:{uuid.uuid5(uuid.NAMESPACE_URL, key)}:", answer["PolicyARN"])
+    emu.backend().policies[key].policy_arn = arn
+    answer["PolicyARN"] = arn
     return answer
 
 
