@@ -1,0 +1,68 @@
+import { CfnParameter, CustomResource, Duration, Fn, Stack, StackProps } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+
+/** The resources of one scaled variant, whatever answers CloudFormation (the function, or CDK's Provider). */
+function scaledVariant(scope: Construct, serviceToken: string, endpointName: string, serviceTimeout?: Duration) {
+  const target = new CustomResource(scope, 'VariantScaling', {
+    serviceToken,
+    serviceTimeout,
+    resourceType: 'Custom::SageMakerScalableTarget',
+    properties: {
+      EndpointName: endpointName,
+      VariantName: 'AllTraffic',
+      MinCapacity: 1,
+      MaxCapacity: 4,
+    },
+  });
+  // target.ref is the physical id <ResourceId>|<ScalableDimension>|sagemaker: referencing it orders creation
+  // (target first) and deletion (policy and schedule first).
+  const policy = new CustomResource(scope, 'InvocationsPolicy', {
+    serviceToken,
+    serviceTimeout,
+    resourceType: 'Custom::SageMakerScalingPolicy',
+    properties: {
+      PolicyName: 'invocations-per-instance',
+      ScalingTargetId: target.ref,
+      TargetTrackingScalingPolicyConfiguration: {
+        TargetValue: 70,
+        PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' },
+      },
+    },
+  });
+  new CustomResource(scope, 'BusinessHours', {
+    serviceToken,
+    serviceTimeout,
+    resourceType: 'Custom::SageMakerScheduledAction',
+    properties: {
+      ScheduledActionName: 'business-hours-start',
+      ScalingTargetId: target.ref,
+      Schedule: 'cron(0 8 ? * MON-FRI *)',
+      Timezone: 'Europe/Berlin',
+      ScalableTargetAction: { MinCapacity: 2, MaxCapacity: 4 },
+    },
+  });
+  return { target, policy };
+}
+
+/** The function itself is the ServiceToken (CUSTOM_RESOURCE_MODE=direct, the default). */
+export class DirectStack extends Stack {
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const endpointName = new CfnParameter(this, 'EndpointName', { type: 'String' }).valueAsString;
+    const serviceToken = Fn.importValue('cfn-sagemaker-autoscaling-ServiceToken');
+    scaledVariant(this, serviceToken, endpointName, Duration.minutes(5));
+  }
+}
+
+/** CDK's Provider framework with the function as onEvent (deployed with Mode=cdk-provider). */
+export class ProviderStack extends Stack {
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const endpointName = new CfnParameter(this, 'EndpointName', { type: 'String' }).valueAsString;
+    const onEvent = lambda.Function.fromFunctionArn(this, 'OnEvent', Fn.importValue('cfn-sagemaker-autoscaling-cdk-ServiceToken'));
+    const provider = new cr.Provider(this, 'Provider', { onEventHandler: onEvent });
+    scaledVariant(this, provider.serviceToken, endpointName);
+  }
+}
