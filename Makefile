@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1
 BOOTSTRAP := target/debug/cfn-sagemaker-autoscaling
 export CFN_SMA_PYTHON := $(abspath $(PY))
 
-.PHONY: all demo test venv build fmt clippy unit-and-e2e cfn-lint cdk-synth package clean
+.PHONY: all demo test venv build fmt clippy unit-and-e2e cfn-lint cdk-synth watch package clean
 
 all: test
 
@@ -50,6 +50,13 @@ cdk-synth: venv
 	cd $(CDK_DIR) && npx tsc && CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth --no-notices --no-version-reporting --quiet
 	# W3005 is reported inside the Provider framework resources that aws-cdk-lib generates, not in ours.
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- $(CDK_DIR)/cdk.out/*.template.json
+
+## watch: `cargo lambda watch` against the embedded emulator (port 5055) and a printing ResponseURL receiver (9876);
+## then, in another shell: .venv/bin/cargo-lambda lambda invoke --data-file events/01-target-create.json
+watch: venv
+	$(PY) tests/emulator/aas_emulator.py --port 5055 --receiver-port 9876 & trap "kill $$!" EXIT; \
+	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda watch --env-var AWS_ENDPOINT_URL=http://127.0.0.1:5055 \
+	  --env-var AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,RESPONSE_URL_ALLOWED_HOSTS=127.0.0.1
 
 ## package: the deployable zip (arm64; ARCH=x86_64 for the other one)
 ARCH ?= arm64

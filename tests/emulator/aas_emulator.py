@@ -386,13 +386,30 @@ def main():
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--exit-with-stdin", action="store_true", help="exit when stdin closes (used by the tests)")
+    parser.add_argument("--receiver-port", type=int, help="also serve a ResponseURL receiver here that prints every PUT (make watch)")
     args = parser.parse_args()
     gap_sagemaker_dimensions()
     server = make_server("127.0.0.1", args.port, Emulator(args.region), threaded=True, request_handler=QuietHandler)
     if args.exit_with_stdin:
         threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
+    if args.receiver_port:
+        receiver = make_server("127.0.0.1", args.receiver_port, print_response, threaded=True, request_handler=QuietHandler)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        print(f"ResponseURL receiver on http://127.0.0.1:{args.receiver_port}/", flush=True)
     print(f"listening {server.server_port}", flush=True)
     server.serve_forever()
+
+
+def print_response(environ, start_response):
+    """A stand-in for CloudFormation's presigned S3 URL: prints what the function PUTs."""
+    body = read_body(environ)
+    try:
+        shown = json.dumps(json.loads(body), indent=2)
+    except ValueError:
+        shown = body.decode("utf-8", "replace")
+    print(f"--- {environ['REQUEST_METHOD']} {environ.get('PATH_INFO')} ({len(body)} bytes)\n{shown}", flush=True)
+    start_response("200 OK", [("Content-Length", "0")])
+    return [b""]
 
 
 class QuietHandler(WSGIRequestHandler):
