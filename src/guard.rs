@@ -46,9 +46,16 @@ where
     }
 }
 
+/// Deadlines below this many milliseconds since the epoch (September 2001) cannot be wall-clock times.
+const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+
 /// Converts Lambda's deadline (milliseconds since the epoch) into an [`Instant`], given the wall clock now.
-/// A deadline in the past gives `now`.
+/// A deadline in the past gives `now`. A value too small to be a wall-clock time is read as a duration from
+/// now: local emulators such as `cargo lambda watch` send the timeout itself (e.g. `600000`).
 pub fn deadline_instant(deadline_ms: u64, wall_now: SystemTime, now: Instant) -> Instant {
+    if deadline_ms < EPOCH_MS_FLOOR {
+        return now + Duration::from_millis(deadline_ms);
+    }
     let wall_ms = wall_now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
     now + Duration::from_millis(deadline_ms.saturating_sub(wall_ms))
 }
@@ -92,9 +99,16 @@ mod tests {
     #[test]
     fn deadlines_convert_from_epoch_milliseconds() {
         let now = Instant::now();
-        let wall = UNIX_EPOCH + Duration::from_millis(1_000_000);
-        assert_eq!(deadline_instant(1_030_000, wall, now), now + Duration::from_secs(30));
-        assert_eq!(deadline_instant(900_000, wall, now), now);
+        let wall = UNIX_EPOCH + Duration::from_millis(1_795_000_000_000);
+        assert_eq!(deadline_instant(1_795_000_030_000, wall, now), now + Duration::from_secs(30));
+        assert_eq!(deadline_instant(1_794_999_000_000, wall, now), now, "a deadline in the past leaves no time");
+    }
+
+    #[test]
+    fn a_relative_deadline_from_a_local_emulator_is_a_duration() {
+        let now = Instant::now();
+        let wall = UNIX_EPOCH + Duration::from_millis(1_795_000_000_000);
+        assert_eq!(deadline_instant(600_000, wall, now), now + Duration::from_secs(600));
     }
 
     #[test]

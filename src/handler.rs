@@ -46,6 +46,7 @@ impl Handler {
     /// mode, a FAILED is returned as the error the Provider framework reports.
     pub async fn invoke(&self, event: Value, deadline_ms: u64) -> Result<Value, String> {
         let deadline = guard::deadline_instant(deadline_ms, SystemTime::now(), Instant::now());
+        tracing::debug!(deadline_ms, remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64, "invocation");
         let mut unreadable = Vec::new();
         let mut result = Value::Null;
         for envelope in request::requests(event, self.settings.mode) {
