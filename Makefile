@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1
 BOOTSTRAP := target/debug/cfn-sagemaker-autoscaling
 export CFN_SMA_PYTHON := $(abspath $(PY))
 
-.PHONY: all demo test venv build fmt clippy unit-and-e2e cfn-lint cdk-synth watch package clean
+.PHONY: all demo test venv tools sam build fmt clippy unit-and-e2e cfn-lint cdk-synth watch package clean
 
 all: test
 
@@ -19,6 +19,15 @@ $(STAMP): requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
+## tools: SAM CLI and checkov, in their own venv (requirements-tools.txt)
+TOOLS ?= .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed-$(shell cksum < requirements-tools.txt | cut -d' ' -f1)
+tools: $(TOOLS_STAMP)
+$(TOOLS_STAMP): requirements-tools.txt
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	rm -f $(TOOLS)/.installed-* && touch $@
+
 ## build: the bootstrap (debug; `make package` builds the deployable one)
 build:
 	cargo build --locked --bin cfn-sagemaker-autoscaling
@@ -28,7 +37,7 @@ demo: venv build
 	CFN_SMA_BOOTSTRAP=$(abspath $(BOOTSTRAP)) cargo run --locked --quiet --example demo
 
 ## test: every check CI runs
-test: venv fmt clippy unit-and-e2e cfn-lint cdk-synth
+test: venv fmt clippy unit-and-e2e cfn-lint cdk-synth sam
 
 fmt:
 	cargo fmt --all -- --check
@@ -42,6 +51,13 @@ unit-and-e2e: venv
 
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml examples/cloudformation/*.yaml
+
+## sam: the template through SAM's own checks and build (rust-cargolambda, arm64), and checkov
+sam: venv tools
+	rustup target add aarch64-unknown-linux-gnu
+	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint -t template.yaml
+	PATH="$(abspath $(VENV))/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam build --beta-features -t template.yaml
+	$(TOOLS)/bin/checkov -f template.yaml --quiet --compact --skip-download
 
 ## cdk-synth: the TypeScript CDK example, installed from the npm registry and synthesized offline, then linted
 CDK_DIR := examples/cdk
@@ -67,4 +83,4 @@ package: venv
 
 clean:
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(TOOLS) .aws-sam $(CDK_DIR)/node_modules $(CDK_DIR)/cdk.out $(CDK_DIR)/build
