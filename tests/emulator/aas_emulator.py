@@ -15,6 +15,7 @@ Control endpoints, for tests only:
     POST /_emulator/faults   {"operation": "RegisterScalableTarget", "match": "<substring of the request body>",
                               "error": "ThrottlingException", "message": "...", "status": 400, "times": 2}
                              or {"operation": ..., "match": ..., "hang": 30, "times": 1}  (sleep, then 500)
+                             "operation": "*" matches every operation; "probability": 0.2 hits a fifth of them
     GET  /_emulator/calls    every Application Auto Scaling call so far: [{"operation": ..., "resource": ..., "body": {...}}]
                              ("resource" is the ResourceId, resolved from ResourceARN for the tagging calls)
     GET  /_emulator/state    every target with its tags, every policy and scheduled action
@@ -27,6 +28,7 @@ import argparse
 import enum
 import json
 import os
+import random
 import re
 import sys
 import threading
@@ -165,6 +167,9 @@ class Emulator:
     def take_fault(self, operation, raw):
         for fault in self.faults:
             if fault["operation"] in (operation, "*") and fault.get("match", "") in raw and fault["times"] > 0:
+                # "probability": the fault hits that share of matching calls (the benchmark's load run).
+                if "probability" in fault and random.random() >= fault["probability"]:
+                    continue
                 fault["times"] -= 1
                 return fault
         return None

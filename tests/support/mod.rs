@@ -49,6 +49,8 @@ pub struct Seen {
     /// Header names lowercased.
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
+    /// When the whole request had arrived.
+    pub at: std::time::Instant,
 }
 
 impl Seen {
@@ -62,14 +64,31 @@ where
     F: Fn(Seen) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Reply> + Send + 'static,
 {
+    serve_with(handler, None).await
+}
+
+/// Serves `handler` on a loopback port, over TLS when an acceptor is given.
+async fn serve_with<F, Fut>(handler: F, tls: Option<tokio_rustls::TlsAcceptor>) -> SocketAddr
+where
+    F: Fn(Seen) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Reply> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let addr = listener.local_addr().expect("a bound listener has an address");
     let handler = Arc::new(handler);
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((tcp, _)) = listener.accept().await else { return };
             let handler = handler.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
+                let stream: Box<dyn Stream> = match tls {
+                    None => Box::new(tcp),
+                    Some(acceptor) => match acceptor.accept(tcp).await {
+                        Ok(stream) => Box::new(stream),
+                        Err(_) => return,
+                    },
+                };
                 let service = service_fn(move |req: hyper::Request<Incoming>| {
                     let handler = handler.clone();
                     async move {
@@ -86,6 +105,7 @@ where
                             query: parts.uri.query().unwrap_or_default().to_owned(),
                             headers,
                             body,
+                            at: std::time::Instant::now(),
                         };
                         let (status, headers, body) = handler(seen).await;
                         let mut response = hyper::Response::builder().status(status);
@@ -100,6 +120,70 @@ where
         }
     });
     addr
+}
+
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
+/// A throwaway self-signed certificate for 127.0.0.1: (PEM certificate, TLS acceptor).
+pub fn self_signed_tls() -> (String, tokio_rustls::TlsAcceptor) {
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("a certificate");
+    let cert_der = CertificateDer::from(key.cert.der().to_vec());
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()));
+    let config = tokio_rustls::rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert_der], key_der).expect("a TLS config");
+    (key.cert.pem(), tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A timing proxy: forwards to an upstream and records how long each call took there.
+
+pub struct Proxy {
+    pub url: String,
+    calls: Arc<Mutex<Vec<(std::time::Instant, std::time::Instant)>>>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: String) -> Self {
+        let http = cfn_sagemaker_autoscaling::respond::http_client().expect("an HTTP client");
+        let calls: Arc<Mutex<Vec<(std::time::Instant, std::time::Instant)>>> = Arc::default();
+        let recorded = calls.clone();
+        let addr = serve(move |seen| {
+            let (http, upstream, recorded) = (http.clone(), upstream.clone(), recorded.clone());
+            async move {
+                let mut request = http.request(seen.method.parse().expect("a method"), format!("{upstream}{}", seen.path));
+                for (k, v) in &seen.headers {
+                    if k != "host" && k != "content-length" {
+                        request = request.header(k, v);
+                    }
+                }
+                let answer = request.body(seen.body).send().await;
+                let reply = match answer {
+                    Ok(answer) => {
+                        let status = answer.status().as_u16();
+                        let headers = answer
+                            .headers()
+                            .iter()
+                            .filter(|(k, _)| k.as_str() != "content-length" && k.as_str() != "transfer-encoding" && k.as_str() != "connection")
+                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+                            .collect();
+                        (status, headers, answer.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
+                    }
+                    Err(_) => (502, vec![], Vec::new()),
+                };
+                recorded.lock().unwrap().push((seen.at, std::time::Instant::now()));
+                reply
+            }
+        })
+        .await;
+        Self { url: format!("http://{addr}"), calls }
+    }
+
+    /// Total time spent upstream by calls that started within `[from, to]`.
+    pub fn time_within(&self, from: std::time::Instant, to: std::time::Instant) -> Duration {
+        self.calls.lock().unwrap().iter().filter(|(start, end)| *start >= from && *end <= to).map(|(start, end)| *end - *start).sum()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -126,7 +210,18 @@ struct RuntimeState {
     queued: Notify,
     waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     polls: Mutex<Vec<std::time::Instant>>,
+    served: Mutex<HashMap<String, std::time::Instant>>,
     init_errors: Mutex<Vec<Value>>,
+}
+
+/// An invocation's outcome with its timing.
+#[derive(Debug, Clone)]
+pub struct Timed {
+    pub outcome: Outcome,
+    /// When the function received the event (its GET /next was answered).
+    pub served: Option<std::time::Instant>,
+    /// When the function reported the invocation done.
+    pub done: std::time::Instant,
 }
 
 /// The Runtime API a bootstrap polls.
@@ -150,6 +245,11 @@ impl RuntimeApi {
 
     /// Sends one event with `timeout` until its deadline, and waits (bounded) for the function's answer.
     pub async fn invoke(&self, event: Value, timeout: Duration) -> Outcome {
+        self.invoke_timed(event, timeout).await.outcome
+    }
+
+    /// As [`RuntimeApi::invoke`], with the times the event was served and answered.
+    pub async fn invoke_timed(&self, event: Value, timeout: Duration) -> Timed {
         let id = {
             let mut n = self.counter.lock().unwrap();
             *n += 1;
@@ -158,12 +258,14 @@ impl RuntimeApi {
         let (tx, rx) = oneshot::channel();
         self.state.waiting.lock().unwrap().insert(id.clone(), tx);
         let deadline_ms = now_ms() + timeout.as_millis() as u64;
-        self.state.queue.lock().unwrap().push_back(Invocation { id, event, deadline_ms });
+        self.state.queue.lock().unwrap().push_back(Invocation { id: id.clone(), event, deadline_ms });
         self.state.queued.notify_one();
-        match tokio::time::timeout(timeout + Duration::from_secs(5), rx).await {
+        let outcome = match tokio::time::timeout(timeout + Duration::from_secs(5), rx).await {
             Ok(Ok(outcome)) => outcome,
             _ => Outcome::Silent,
-        }
+        };
+        let served = self.state.served.lock().unwrap().remove(&id);
+        Timed { outcome, served, done: std::time::Instant::now() }
     }
 
     /// When the function polled for its next event, in order.
@@ -187,6 +289,7 @@ async fn runtime_route(state: &RuntimeState, seen: Seen) -> Reply {
         loop {
             let next = state.queue.lock().unwrap().pop_front();
             if let Some(inv) = next {
+                state.served.lock().unwrap().insert(inv.id.clone(), std::time::Instant::now());
                 let headers = vec![
                     ("Lambda-Runtime-Aws-Request-Id".to_owned(), inv.id),
                     ("Lambda-Runtime-Deadline-Ms".to_owned(), inv.deadline_ms.to_string()),
@@ -249,13 +352,24 @@ struct ReceiverState {
 pub struct Receiver {
     pub addr: SocketAddr,
     state: Arc<ReceiverState>,
+    scheme: &'static str,
 }
 
 impl Receiver {
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// A receiver over https with the given acceptor (see [`self_signed_tls`]).
+    pub async fn start_tls(acceptor: tokio_rustls::TlsAcceptor) -> Self {
+        Self::start_with(Some(acceptor)).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let state = Arc::new(ReceiverState::default());
         let shared = state.clone();
-        let addr = serve(move |seen| {
+        let addr = serve_with(move |seen| {
             let state = shared.clone();
             async move {
                 let answer = state.script.lock().unwrap().get_mut(&seen.path).and_then(VecDeque::pop_front);
@@ -273,14 +387,14 @@ impl Receiver {
                     }
                 }
             }
-        })
+        }, tls)
         .await;
-        Self { addr, state }
+        Self { addr, state, scheme }
     }
 
     /// A presigned-looking URL for one request: its own path, and a signature that must never be logged.
     pub fn url(&self, name: &str) -> String {
-        format!("http://{}/responses/{name}?{SIGNATURE}&X-Amz-Expires=7200", self.addr)
+        format!("{}://{}/responses/{name}?{SIGNATURE}&X-Amz-Expires=7200", self.scheme, self.addr)
     }
 
     /// The answers to give, in order, to requests on `name`'s path; then 200.
@@ -441,6 +555,76 @@ pub struct Function {
     pub started: std::time::Instant,
 }
 
+/// What to run as the function: a program, its arguments and its working directory.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub dir: Option<PathBuf>,
+}
+
+impl Program {
+    pub fn binary(path: &Path) -> Self {
+        Self { program: path.to_owned(), args: Vec::new(), dir: None }
+    }
+}
+
+/// Starts `program` as a Lambda function polling `runtime`, with Lambda's environment and the emulator's
+/// endpoint. Its stdout and stderr are collected (and echoed with `CFN_SMA_ECHO_LOGS`).
+pub fn spawn(program: &Program, runtime: &RuntimeApi, endpoint: &str, env: &[(&str, &str)]) -> (tokio::process::Child, Arc<Mutex<Vec<String>>>) {
+    let mut command = tokio::process::Command::new(&program.program);
+    command
+        .args(&program.args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.env_value())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "cfn-sagemaker-autoscaling")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test-stream")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/cfn-sagemaker-autoscaling")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RESPONSE_URL_ALLOWED_HOSTS", "127.0.0.1")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(dir) = &program.dir {
+        command.current_dir(dir);
+    }
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", program.program.display()));
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>), child.stderr.take().map(|s| Box::new(s) as _)]
+        .into_iter()
+        .flatten()
+    {
+        let logs = logs.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if std::env::var_os("CFN_SMA_ECHO_LOGS").is_some() {
+                    eprintln!("[function] {line}");
+                }
+                logs.lock().unwrap().push(line);
+            }
+        });
+    }
+    (child, logs)
+}
+
+/// VmHWM of a process, in KiB.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// The compiled bootstrap: the test's own build, or `$CFN_SMA_BOOTSTRAP`.
 pub fn bootstrap() -> PathBuf {
     if let Some(path) = std::env::var_os("CFN_SMA_BOOTSTRAP") {
@@ -464,52 +648,25 @@ impl Function {
     }
 
     pub async fn start_binary(binary: &Path, emulator: Emulator, env: &[(&str, &str)]) -> Self {
+        Self::start_program(&Program::binary(binary), emulator, Receiver::start().await, env).await
+    }
+
+    /// Starts any Lambda runtime client (`program`) on a fresh Runtime API, answering to `receiver`.
+    pub async fn start_program(program: &Program, emulator: Emulator, receiver: Receiver, env: &[(&str, &str)]) -> Self {
         let runtime = RuntimeApi::start().await;
-        let receiver = Receiver::start().await;
-        let mut command = tokio::process::Command::new(binary);
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_RUNTIME_API", runtime.env_value())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "cfn-sagemaker-autoscaling")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test-stream")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/cfn-sagemaker-autoscaling")
-            .env("AWS_ENDPOINT_URL", &emulator.url)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("RESPONSE_URL_ALLOWED_HOSTS", "127.0.0.1")
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
         let started = std::time::Instant::now();
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as _),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let logs = logs.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if std::env::var_os("CFN_SMA_ECHO_LOGS").is_some() {
-                        eprintln!("[bootstrap] {line}");
-                    }
-                    logs.lock().unwrap().push(line);
-                }
-            });
-        }
+        let (child, logs) = spawn(program, &runtime, &emulator.url, env);
         Self { runtime, receiver, emulator, child, logs, started }
+    }
+
+    /// The process id, for reading its memory.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Peak resident memory so far (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        self.pid().and_then(peak_rss_kib)
     }
 
     /// Everything the function logged so far.

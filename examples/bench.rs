@@ -1,0 +1,339 @@
+//! `make bench`: the release bootstrap and a crhelper peer, side by side, through the same loopback Lambda
+//! Runtime API, Application Auto Scaling emulator (behind a timing proxy) and https ResponseURL receiver.
+//!
+//! Reports medians over repeated runs and peer/project ratios, writes `bench/results/results.{md,json}`, and
+//! copies the table into README.md between the `bench:begin`/`bench:end` markers.
+//!
+//! Environment: `CFN_SMA_BOOTSTRAP` (the release bootstrap), `BENCH_PEER_PYTHON` (a Python with crhelper,
+//! boto3 and awslambdaric), `BENCH_RUNS` (cold starts per subject, default 15), `BENCH_WARM` (warm events,
+//! default 1000), `BENCH_ZIP` (the arm64 zip), `BENCH_BUILD_SECONDS` (a measured clean release build, if any).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Emulator, Event, Function, Program, Proxy, Receiver, RuntimeApi, Stack};
+use tokio::task::JoinSet;
+
+const LOAD_PROCESSES: usize = 8;
+const LOAD_THROTTLE: f64 = 0.2;
+
+struct Subject {
+    name: &'static str,
+    program: Program,
+    env: Vec<(String, String)>,
+}
+
+#[derive(Default)]
+struct Figures {
+    init_ms: Vec<f64>,
+    first_wall_ms: Vec<f64>,
+    first_own_ms: Vec<f64>,
+    first_rss_kib: Vec<f64>,
+    warm_wall_ms: Vec<f64>,
+    warm_own_ms: Vec<f64>,
+    warm_rss_kib: Option<u64>,
+    load_seconds: Option<f64>,
+    load_success: usize,
+    load_answers: usize,
+}
+
+/// Variants in the load run (each a target, a policy and a schedule); `BENCH_LOAD_VARIANTS`, default 200.
+fn load_variants() -> usize {
+    std::env::var("BENCH_LOAD_VARIANTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn median(values: &[f64]) -> f64 {
+    percentile(values, 50.0)
+}
+
+fn env_pairs(subject: &Subject) -> Vec<(&str, &str)> {
+    subject.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+fn target_props(endpoint: &str) -> Value {
+    json!({"ResourceId": format!("endpoint/{endpoint}/variant/AllTraffic"), "MinCapacity": "1", "MaxCapacity": "4"})
+}
+
+fn target_id(endpoint: &str) -> String {
+    format!("endpoint/{endpoint}/variant/AllTraffic|sagemaker:variant:DesiredInstanceCount|sagemaker")
+}
+
+async fn wait_for_poll(f: &Function) -> Option<Duration> {
+    let end = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < end {
+        if let Some(first) = f.runtime.polls().first() {
+            return Some(*first - f.started);
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    None
+}
+
+/// Sends one event and returns (wall, own) where wall runs from the event being served to its PUT arriving,
+/// and own is wall minus the time spent in the emulator (measured by the proxy).
+async fn timed_event(f: &Function, proxy: &Proxy, event: &Event) -> Option<(Duration, Duration)> {
+    let timed = f.runtime.invoke_timed(event.json(&f.receiver), Duration::from_secs(60)).await;
+    let puts = f.receiver.wait(&event.name, 1, Duration::from_secs(5)).await;
+    let put = puts.first()?;
+    if put.json()["Status"] != "SUCCESS" {
+        eprintln!("{}: {}\n{}", event.name, put.json(), f.logs());
+        return None;
+    }
+    let served = timed.served?;
+    let wall = put.at.saturating_duration_since(served);
+    let aws = proxy.time_within(served, put.at);
+    Some((wall, wall.saturating_sub(aws)))
+}
+
+async fn receiver(tls: &tokio_rustls::TlsAcceptor) -> Receiver {
+    Receiver::start_tls(tls.clone()).await
+}
+
+async fn cold_and_warm(subject: &Subject, proxy: &Proxy, tls: &tokio_rustls::TlsAcceptor, runs: usize, warm: usize) -> Figures {
+    let mut figures = Figures::default();
+    let env = env_pairs(subject);
+    for run in 0..runs {
+        let f = Function::start_program(&subject.program, Emulator::pointing_at(proxy.url.clone()), receiver(tls).await, &env).await;
+        let Some(init) = wait_for_poll(&f).await else {
+            eprintln!("{}: no poll within 60 s\n{}", subject.name, f.logs());
+            continue;
+        };
+        figures.init_ms.push(ms(init));
+        let endpoint = format!("bench-cold-{}-{run}", subject.name);
+        let event = Stack::new("bench").create("Target", target_props(&endpoint));
+        if let Some((wall, own)) = timed_event(&f, proxy, &event).await {
+            figures.first_wall_ms.push(ms(wall));
+            figures.first_own_ms.push(ms(own));
+        }
+        if let Some(rss) = f.peak_rss_kib() {
+            figures.first_rss_kib.push(rss as f64);
+        }
+    }
+    let f = Function::start_program(&subject.program, Emulator::pointing_at(proxy.url.clone()), receiver(tls).await, &env).await;
+    wait_for_poll(&f).await;
+    let stack = Stack::new("bench-warm");
+    let endpoint = format!("bench-warm-{}", subject.name);
+    for i in 0..warm {
+        let event = if i % 2 == 0 {
+            stack.create("Target", target_props(&endpoint))
+        } else {
+            stack.delete("Target", &target_id(&endpoint), target_props(&endpoint))
+        };
+        if let Some((wall, own)) = timed_event(&f, proxy, &event).await {
+            figures.warm_wall_ms.push(ms(wall));
+            figures.warm_own_ms.push(ms(own));
+        }
+    }
+    figures.warm_rss_kib = f.peak_rss_kib();
+    figures
+}
+
+/// 200 variants, each a target, then a policy and a schedule on it, sent to 8 function processes at once,
+/// with a fifth of all Application Auto Scaling calls answered ThrottlingException.
+async fn load(subject: &Subject, emulator: &Emulator, tls: &tokio_rustls::TlsAcceptor, figures: &mut Figures) {
+    let tag = format!("bench-load-{}-", subject.name);
+    emulator
+        .control_fault(json!({"operation": "*", "match": tag, "error": "ThrottlingException", "message": "Rate exceeded", "probability": LOAD_THROTTLE, "times": 1_000_000}))
+        .await;
+    let runtime = std::sync::Arc::new(RuntimeApi::start().await);
+    let receiver = std::sync::Arc::new(receiver(tls).await);
+    let env = env_pairs(subject);
+    let processes: Vec<_> = (0..LOAD_PROCESSES).map(|_| support::spawn(&subject.program, &runtime, &emulator.url, &env)).collect();
+    let start = Instant::now();
+    let mut variants = JoinSet::new();
+    for v in 0..load_variants() {
+        let (runtime, receiver, tag) = (runtime.clone(), receiver.clone(), tag.clone());
+        variants.spawn(async move {
+            let stack = Stack::new("load");
+            let endpoint = format!("{tag}{v}");
+            let target = stack.create("Target", target_props(&endpoint));
+            let timeout = Duration::from_secs(600);
+            runtime.invoke(target.json(&receiver), timeout).await;
+            let policy = stack.event(
+                "Create",
+                "Policy",
+                "Custom::SageMakerScalingPolicy",
+                json!({"PolicyName": "invocations", "ScalingTargetId": target_id(&endpoint), "TargetTrackingScalingPolicyConfiguration": {
+                    "TargetValue": "70", "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}}),
+                None,
+                None,
+            );
+            let schedule = stack.event(
+                "Create",
+                "Schedule",
+                "Custom::SageMakerScheduledAction",
+                json!({"ScheduledActionName": "business-hours", "ScalingTargetId": target_id(&endpoint), "Schedule": "cron(0 8 ? * MON-FRI *)",
+                    "ScalableTargetAction": {"MinCapacity": "2", "MaxCapacity": "4"}}),
+                None,
+                None,
+            );
+            tokio::join!(runtime.invoke(policy.json(&receiver), timeout), runtime.invoke(schedule.json(&receiver), timeout));
+            [target.name, policy.name, schedule.name]
+        });
+    }
+    let mut names = Vec::new();
+    while let Some(done) = variants.join_next().await {
+        names.extend(done.expect("a load task"));
+    }
+    figures.load_seconds = Some(start.elapsed().as_secs_f64());
+    for name in &names {
+        let puts = receiver.seen(name);
+        figures.load_answers += puts.len();
+        if puts.len() == 1 && puts[0].json()["Status"] == "SUCCESS" {
+            figures.load_success += 1;
+        } else {
+            eprintln!("{}: {name}: {} answers: {:?}", subject.name, puts.len(), puts.iter().map(|p| p.json()).collect::<Vec<_>>());
+        }
+    }
+    drop(processes);
+}
+
+fn file_size(path: &PathBuf) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
+fn row(name: &str, ours: f64, peer: f64, unit: &str, digits: usize) -> String {
+    let ratio = if ours > 0.0 && peer.is_finite() { format!("{:.1}x", peer / ours) } else { "-".to_owned() };
+    format!("| {name} | {ours:.digits$} {unit} | {peer:.digits$} {unit} | {ratio} |\n")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
+    let warm: usize = std::env::var("BENCH_WARM").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let bootstrap = support::bootstrap();
+    let peer_python = PathBuf::from(std::env::var("BENCH_PEER_PYTHON").unwrap_or_else(|_| ".venv-bench/bin/python".into()));
+    let work = support::root().join("bench/work");
+    std::fs::create_dir_all(&work)?;
+    let (cert_pem, tls) = support::self_signed_tls();
+    let ca = work.join("receiver-ca.pem");
+    std::fs::write(&ca, &cert_pem)?;
+    let ca = ca.to_string_lossy().into_owned();
+
+    let (port, _emulator_process) = support::start_emulator_process();
+    let emulator = Emulator::at(port);
+    let proxy = Proxy::start(emulator.url.clone()).await;
+
+    let ours = Subject {
+        name: "rust",
+        program: Program::binary(&bootstrap),
+        // Our https client reads the receiver's throwaway CA from SSL_CERT_FILE, as any rustls-native-certs user.
+        env: vec![("SSL_CERT_FILE".into(), ca.clone()), ("RUST_LOG".into(), "warn".into())],
+    };
+    let peer = Subject {
+        name: "peer",
+        program: Program { program: peer_python.clone(), args: vec!["-m".into(), "awslambdaric".into(), "handler.handler".into()], dir: Some(support::root().join("bench/peer")) },
+        env: vec![("PEER_CA_BUNDLE".into(), ca.clone()), ("PYTHONPATH".into(), support::root().join("bench/peer").to_string_lossy().into_owned())],
+    };
+
+    println!("bootstrap {} ({} bytes); peer {}", bootstrap.display(), file_size(&bootstrap).unwrap_or(0), peer_python.display());
+    println!("cold starts: {runs} per subject; warm events: {warm}; load: {} resources on {LOAD_PROCESSES} processes, {}% throttled", load_variants() * 3, LOAD_THROTTLE * 100.0);
+    let mut results = Vec::new();
+    for subject in [&ours, &peer] {
+        let started = Instant::now();
+        let mut figures = cold_and_warm(subject, &proxy, &tls, runs, warm).await;
+        load(subject, &emulator, &tls, &mut figures).await;
+        println!(
+            "{}: init {:.2} ms, first event {:.2} ms (own {:.3} ms), warm {:.2} ms (own {:.3} ms), load {:.1} s ({} / {} SUCCESS), in {:.0} s",
+            subject.name,
+            median(&figures.init_ms),
+            median(&figures.first_wall_ms),
+            median(&figures.first_own_ms),
+            median(&figures.warm_wall_ms),
+            median(&figures.warm_own_ms),
+            figures.load_seconds.unwrap_or(f64::NAN),
+            figures.load_success,
+            load_variants() * 3,
+            started.elapsed().as_secs_f64()
+        );
+        results.push(figures);
+    }
+    let (r, p) = (&results[0], &results[1]);
+    let zip = std::env::var_os("BENCH_ZIP").map(PathBuf::from).unwrap_or_else(|| support::root().join("target/lambda/cfn-sagemaker-autoscaling/bootstrap.zip"));
+    let mib = |b: Option<u64>| b.map_or(f64::NAN, |b| b as f64 / 1_048_576.0);
+
+    let mut table = String::new();
+    table.push_str(&format!(
+        "| figure ({runs} cold starts, {warm} warm events; medians) | cfn-sagemaker-autoscaling | Python + crhelper + boto3 | peer / project |\n|---|---|---|---|\n"
+    ));
+    table.push_str(&row("init: process start to first `GET /next`", median(&r.init_ms), median(&p.init_ms), "ms", 2));
+    table.push_str(&row("first event: served to response PUT (wall)", median(&r.first_wall_ms), median(&p.first_wall_ms), "ms", 2));
+    table.push_str(&row("first event: the function's own time", median(&r.first_own_ms), median(&p.first_own_ms), "ms", 3));
+    table.push_str(&row("warm event: wall, median", median(&r.warm_wall_ms), median(&p.warm_wall_ms), "ms", 2));
+    table.push_str(&row("warm event: wall, p99", percentile(&r.warm_wall_ms, 99.0), percentile(&p.warm_wall_ms, 99.0), "ms", 2));
+    table.push_str(&row("warm event: the function's own time, median", median(&r.warm_own_ms), median(&p.warm_own_ms), "ms", 3));
+    table.push_str(&row("warm event: the function's own time, p99", percentile(&r.warm_own_ms, 99.0), percentile(&p.warm_own_ms, 99.0), "ms", 3));
+    table.push_str(&row("peak memory (VmHWM) after the first event", median(&r.first_rss_kib) / 1024.0, median(&p.first_rss_kib) / 1024.0, "MiB", 1));
+    table.push_str(&row(
+        &format!("peak memory (VmHWM) after {warm} warm events"),
+        r.warm_rss_kib.unwrap_or(0) as f64 / 1024.0,
+        p.warm_rss_kib.unwrap_or(0) as f64 / 1024.0,
+        "MiB",
+        1,
+    ));
+    table.push_str(&row(
+        &format!("load: {} resources, {LOAD_PROCESSES} processes, {}% throttled", load_variants() * 3, LOAD_THROTTLE * 100.0),
+        r.load_seconds.unwrap_or(f64::NAN),
+        p.load_seconds.unwrap_or(f64::NAN),
+        "s",
+        1,
+    ));
+    table.push_str(&format!(
+        "| load: SUCCESS / answers (of {}) | {} / {} | {} / {} | |\n",
+        load_variants() * 3,
+        r.load_success,
+        r.load_answers,
+        p.load_success,
+        p.load_answers
+    ));
+    table.push_str(&format!("| bootstrap (x86_64, stripped) | {:.2} MiB | | |\n", mib(file_size(&bootstrap))));
+    table.push_str(&format!("| deployable zip (arm64) | {:.2} MiB | | |\n", mib(file_size(&zip))));
+    if let Ok(seconds) = std::env::var("BENCH_BUILD_SECONDS") {
+        table.push_str(&format!("| clean release build (2 cores) | {seconds} s | | |\n"));
+    }
+
+    let subjects: Vec<Value> = [("cfn-sagemaker-autoscaling", r), ("crhelper peer", p)]
+        .iter()
+        .map(|(name, f)| json!({
+            "name": name,
+            "init_ms": f.init_ms, "first_wall_ms": f.first_wall_ms, "first_own_ms": f.first_own_ms, "first_rss_kib": f.first_rss_kib,
+            "warm_wall_median_ms": median(&f.warm_wall_ms), "warm_wall_p99_ms": percentile(&f.warm_wall_ms, 99.0),
+            "warm_own_median_ms": median(&f.warm_own_ms), "warm_own_p99_ms": percentile(&f.warm_own_ms, 99.0),
+            "warm_rss_kib": f.warm_rss_kib, "load_seconds": f.load_seconds, "load_success": f.load_success, "load_answers": f.load_answers,
+        }))
+        .collect();
+    let json = json!({"runs": runs, "warm": warm, "subjects": subjects, "bootstrap_bytes": file_size(&bootstrap), "zip_bytes": file_size(&zip)});
+    let results_dir = support::root().join("bench/results");
+    std::fs::create_dir_all(&results_dir)?;
+    std::fs::write(results_dir.join("results.json"), serde_json::to_string_pretty(&json)?)?;
+    let command = "make bench";
+    std::fs::write(results_dir.join("results.md"), format!("Reproduce with `{command}`.\n\n{table}"))?;
+    println!("\n{table}");
+
+    let readme_path = support::root().join("README.md");
+    let readme = std::fs::read_to_string(&readme_path)?;
+    if let (Some(begin), Some(end)) = (readme.find("<!-- bench:begin -->"), readme.find("<!-- bench:end -->")) {
+        let updated = format!("{}<!-- bench:begin -->\n{table}{}", &readme[..begin], &readme[end..]);
+        std::fs::write(&readme_path, updated)?;
+        println!("README.md updated between the bench markers");
+    }
+    Ok(())
+}
