@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1
 BOOTSTRAP := target/debug/cfn-sagemaker-autoscaling
 export CFN_SMA_PYTHON := $(abspath $(PY))
 
-.PHONY: all demo test venv tools sam build fmt clippy unit-and-e2e cfn-lint cdk-synth watch package clean
+.PHONY: all demo test venv tools sam build fmt clippy unit-and-e2e cfn-lint cdk-synth watch bench package clean
 
 all: test
 
@@ -74,6 +74,20 @@ watch: venv
 	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda watch --env-var AWS_ENDPOINT_URL=http://127.0.0.1:5055 \
 	  --env-var AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,RESPONSE_URL_ALLOWED_HOSTS=127.0.0.1
 
+## bench: the benchmark (not a test): the release bootstrap against a Python crhelper peer, both through the same
+## Runtime API, emulator and https ResponseURL receiver. Writes bench/results/ and the table in README.md.
+BENCH_VENV ?= .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cksum < requirements-bench.txt | cut -d' ' -f1)
+$(BENCH_STAMP): requirements-bench.txt
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	rm -f $(BENCH_VENV)/.installed-* && touch $@
+bench: venv $(BENCH_STAMP) package
+	cargo build --release --locked --bin cfn-sagemaker-autoscaling --example bench
+	CFN_SMA_BOOTSTRAP=$(abspath target/release/cfn-sagemaker-autoscaling) BENCH_PEER_PYTHON=$(abspath $(BENCH_VENV))/bin/python \
+	  target/release/examples/bench
+	$(BENCH_VENV)/bin/python bench/chart.py bench/results/results.json bench/results/chart.png
+
 ## package: the deployable zip (arm64; ARCH=x86_64 for the other one)
 ARCH ?= arm64
 package: venv
@@ -83,4 +97,4 @@ package: venv
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(TOOLS) .aws-sam $(CDK_DIR)/node_modules $(CDK_DIR)/cdk.out $(CDK_DIR)/build
+	rm -rf $(VENV) $(TOOLS) $(BENCH_VENV) .aws-sam $(CDK_DIR)/node_modules $(CDK_DIR)/cdk.out $(CDK_DIR)/build

@@ -33,6 +33,8 @@ struct Figures {
     first_wall_ms: Vec<f64>,
     first_own_ms: Vec<f64>,
     first_rss_kib: Vec<f64>,
+    first_cpu_ms: Vec<f64>,
+    warm_cpu_ms: Option<f64>,
     warm_wall_ms: Vec<f64>,
     warm_own_ms: Vec<f64>,
     warm_rss_kib: Option<u64>,
@@ -119,9 +121,13 @@ async fn cold_and_warm(subject: &Subject, proxy: &Proxy, tls: &tokio_rustls::Tls
         figures.init_ms.push(ms(init));
         let endpoint = format!("bench-cold-{}-{run}", subject.name);
         let event = Stack::new("bench").create("Target", target_props(&endpoint));
+        let cpu_before = f.cpu_ns();
         if let Some((wall, own)) = timed_event(&f, proxy, &event).await {
             figures.first_wall_ms.push(ms(wall));
             figures.first_own_ms.push(ms(own));
+        }
+        if let (Some(before), Some(after)) = (cpu_before, f.cpu_ns()) {
+            figures.first_cpu_ms.push((after - before) as f64 / 1e6);
         }
         if let Some(rss) = f.peak_rss_kib() {
             figures.first_rss_kib.push(rss as f64);
@@ -131,6 +137,7 @@ async fn cold_and_warm(subject: &Subject, proxy: &Proxy, tls: &tokio_rustls::Tls
     wait_for_poll(&f).await;
     let stack = Stack::new("bench-warm");
     let endpoint = format!("bench-warm-{}", subject.name);
+    let cpu_before = f.cpu_ns();
     for i in 0..warm {
         let event = if i % 2 == 0 {
             stack.create("Target", target_props(&endpoint))
@@ -141,6 +148,9 @@ async fn cold_and_warm(subject: &Subject, proxy: &Proxy, tls: &tokio_rustls::Tls
             figures.warm_wall_ms.push(ms(wall));
             figures.warm_own_ms.push(ms(own));
         }
+    }
+    if let (Some(before), Some(after)) = (cpu_before, f.cpu_ns()) {
+        figures.warm_cpu_ms = Some((after - before) as f64 / 1e6 / warm.max(1) as f64);
     }
     figures.warm_rss_kib = f.peak_rss_kib();
     figures
@@ -240,25 +250,67 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let peer = Subject {
         name: "peer",
-        program: Program { program: peer_python.clone(), args: vec!["-m".into(), "awslambdaric".into(), "handler.handler".into()], dir: Some(support::root().join("bench/peer")) },
-        env: vec![("PEER_CA_BUNDLE".into(), ca.clone()), ("PYTHONPATH".into(), support::root().join("bench/peer").to_string_lossy().into_owned())],
+        program: Program {
+            program: peer_python.clone(),
+            args: vec!["-m".into(), "awslambdaric".into(), "handler.handler".into()],
+            dir: Some(support::root().join("bench/peer")),
+        },
+        env: vec![
+            ("PEER_CA_BUNDLE".into(), ca.clone()),
+            ("PYTHONPATH".into(), support::root().join("bench/peer").to_string_lossy().into_owned()),
+        ],
     };
 
+    // BENCH_BASELINE: another build of the bootstrap, measured in the same invocation (cold and warm only), so a
+    // change shows its figure before and after under the same machine noise.
+    let baseline = std::env::var_os("BENCH_BASELINE").map(PathBuf::from);
+    if let Some(path) = &baseline {
+        let subject = Subject { name: "baseline", program: Program::binary(path), env: ours.env.clone() };
+        let started = Instant::now();
+        let b = cold_and_warm(&subject, &proxy, &tls, runs, warm).await;
+        let o = cold_and_warm(&ours, &proxy, &tls, runs, warm).await;
+        println!(
+            "baseline {} ({} bytes) vs bootstrap ({:.0} s):",
+            path.display(),
+            file_size(path).unwrap_or(0),
+            started.elapsed().as_secs_f64()
+        );
+        for (name, base, this) in [
+            ("init ms", median(&b.init_ms), median(&o.init_ms)),
+            ("first event own ms", median(&b.first_own_ms), median(&o.first_own_ms)),
+            ("first event cpu ms", median(&b.first_cpu_ms), median(&o.first_cpu_ms)),
+            ("warm own ms", median(&b.warm_own_ms), median(&o.warm_own_ms)),
+            ("warm cpu ms", b.warm_cpu_ms.unwrap_or(f64::NAN), o.warm_cpu_ms.unwrap_or(f64::NAN)),
+            ("first rss KiB", median(&b.first_rss_kib), median(&o.first_rss_kib)),
+        ] {
+            println!("  {name:<20} baseline {base:>9.3}  bootstrap {this:>9.3}  ratio {:.2}", this / base);
+        }
+        if std::env::var_os("BENCH_BASELINE_ONLY").is_some() {
+            return Ok(());
+        }
+    }
+
     println!("bootstrap {} ({} bytes); peer {}", bootstrap.display(), file_size(&bootstrap).unwrap_or(0), peer_python.display());
-    println!("cold starts: {runs} per subject; warm events: {warm}; load: {} resources on {LOAD_PROCESSES} processes, {}% throttled", load_variants() * 3, LOAD_THROTTLE * 100.0);
+    println!(
+        "cold starts: {runs} per subject; warm events: {warm}; load: {} resources on {LOAD_PROCESSES} processes, {}% throttled",
+        load_variants() * 3,
+        LOAD_THROTTLE * 100.0
+    );
     let mut results = Vec::new();
     for subject in [&ours, &peer] {
         let started = Instant::now();
         let mut figures = cold_and_warm(subject, &proxy, &tls, runs, warm).await;
         load(subject, &emulator, &tls, &mut figures).await;
         println!(
-            "{}: init {:.2} ms, first event {:.2} ms (own {:.3} ms), warm {:.2} ms (own {:.3} ms), load {:.1} s ({} / {} SUCCESS), in {:.0} s",
+            "{}: init {:.2} ms, first event {:.2} ms (own {:.3} ms, cpu {:.3} ms), warm {:.2} ms (own {:.3} ms, cpu {:.3} ms), load {:.1} s ({} / {} SUCCESS), in {:.0} s",
             subject.name,
             median(&figures.init_ms),
             median(&figures.first_wall_ms),
             median(&figures.first_own_ms),
+            median(&figures.first_cpu_ms),
             median(&figures.warm_wall_ms),
             median(&figures.warm_own_ms),
+            figures.warm_cpu_ms.unwrap_or(f64::NAN),
             figures.load_seconds.unwrap_or(f64::NAN),
             figures.load_success,
             load_variants() * 3,
@@ -267,7 +319,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         results.push(figures);
     }
     let (r, p) = (&results[0], &results[1]);
-    let zip = std::env::var_os("BENCH_ZIP").map(PathBuf::from).unwrap_or_else(|| support::root().join("target/lambda/cfn-sagemaker-autoscaling/bootstrap.zip"));
+    let zip = std::env::var_os("BENCH_ZIP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| support::root().join("target/lambda/cfn-sagemaker-autoscaling/bootstrap.zip"));
     let mib = |b: Option<u64>| b.map_or(f64::NAN, |b| b as f64 / 1_048_576.0);
 
     let mut table = String::new();
@@ -277,11 +331,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     table.push_str(&row("init: process start to first `GET /next`", median(&r.init_ms), median(&p.init_ms), "ms", 2));
     table.push_str(&row("first event: served to response PUT (wall)", median(&r.first_wall_ms), median(&p.first_wall_ms), "ms", 2));
     table.push_str(&row("first event: the function's own time", median(&r.first_own_ms), median(&p.first_own_ms), "ms", 3));
+    table.push_str(&row("first event: the function's CPU time", median(&r.first_cpu_ms), median(&p.first_cpu_ms), "ms", 3));
     table.push_str(&row("warm event: wall, median", median(&r.warm_wall_ms), median(&p.warm_wall_ms), "ms", 2));
     table.push_str(&row("warm event: wall, p99", percentile(&r.warm_wall_ms, 99.0), percentile(&p.warm_wall_ms, 99.0), "ms", 2));
     table.push_str(&row("warm event: the function's own time, median", median(&r.warm_own_ms), median(&p.warm_own_ms), "ms", 3));
-    table.push_str(&row("warm event: the function's own time, p99", percentile(&r.warm_own_ms, 99.0), percentile(&p.warm_own_ms, 99.0), "ms", 3));
-    table.push_str(&row("peak memory (VmHWM) after the first event", median(&r.first_rss_kib) / 1024.0, median(&p.first_rss_kib) / 1024.0, "MiB", 1));
+    table.push_str(&row(
+        "warm event: the function's own time, p99",
+        percentile(&r.warm_own_ms, 99.0),
+        percentile(&p.warm_own_ms, 99.0),
+        "ms",
+        3,
+    ));
+    table.push_str(&row(
+        "warm event: the function's CPU time, mean",
+        r.warm_cpu_ms.unwrap_or(f64::NAN),
+        p.warm_cpu_ms.unwrap_or(f64::NAN),
+        "ms",
+        3,
+    ));
+    table.push_str(&row(
+        "peak memory (VmHWM) after the first event",
+        median(&r.first_rss_kib) / 1024.0,
+        median(&p.first_rss_kib) / 1024.0,
+        "MiB",
+        1,
+    ));
     table.push_str(&row(
         &format!("peak memory (VmHWM) after {warm} warm events"),
         r.warm_rss_kib.unwrap_or(0) as f64 / 1024.0,
@@ -317,10 +391,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "init_ms": f.init_ms, "first_wall_ms": f.first_wall_ms, "first_own_ms": f.first_own_ms, "first_rss_kib": f.first_rss_kib,
             "warm_wall_median_ms": median(&f.warm_wall_ms), "warm_wall_p99_ms": percentile(&f.warm_wall_ms, 99.0),
             "warm_own_median_ms": median(&f.warm_own_ms), "warm_own_p99_ms": percentile(&f.warm_own_ms, 99.0),
+            "first_cpu_ms": f.first_cpu_ms, "warm_cpu_ms": f.warm_cpu_ms,
             "warm_rss_kib": f.warm_rss_kib, "load_seconds": f.load_seconds, "load_success": f.load_success, "load_answers": f.load_answers,
         }))
         .collect();
-    let json = json!({"runs": runs, "warm": warm, "subjects": subjects, "bootstrap_bytes": file_size(&bootstrap), "zip_bytes": file_size(&zip)});
+    let json =
+        json!({"runs": runs, "warm": warm, "subjects": subjects, "bootstrap_bytes": file_size(&bootstrap), "zip_bytes": file_size(&zip)});
     let results_dir = support::root().join("bench/results");
     std::fs::create_dir_all(&results_dir)?;
     std::fs::write(results_dir.join("results.json"), serde_json::to_string_pretty(&json)?)?;

@@ -17,6 +17,7 @@ pub mod aas;
 pub mod error;
 pub mod guard;
 pub mod handler;
+pub mod logging;
 pub mod model;
 pub mod policy;
 pub mod props;

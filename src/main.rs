@@ -12,7 +12,7 @@ use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    cfn_sagemaker_autoscaling::logging::init();
     let settings = Settings::from_env()?;
     let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     // Retries are ours (see aas.rs): they are bounded by the invocation deadline, which the SDK cannot see.

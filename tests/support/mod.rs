@@ -132,7 +132,10 @@ pub fn self_signed_tls() -> (String, tokio_rustls::TlsAcceptor) {
     let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("a certificate");
     let cert_der = CertificateDer::from(key.cert.der().to_vec());
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()));
-    let config = tokio_rustls::rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert_der], key_der).expect("a TLS config");
+    let config = tokio_rustls::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der], key_der)
+        .expect("a TLS config");
     (key.cert.pem(), tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
@@ -165,7 +168,9 @@ impl Proxy {
                         let headers = answer
                             .headers()
                             .iter()
-                            .filter(|(k, _)| k.as_str() != "content-length" && k.as_str() != "transfer-encoding" && k.as_str() != "connection")
+                            .filter(|(k, _)| {
+                                k.as_str() != "content-length" && k.as_str() != "transfer-encoding" && k.as_str() != "connection"
+                            })
                             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
                             .collect();
                         (status, headers, answer.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
@@ -369,25 +374,28 @@ impl Receiver {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let state = Arc::new(ReceiverState::default());
         let shared = state.clone();
-        let addr = serve_with(move |seen| {
-            let state = shared.clone();
-            async move {
-                let answer = state.script.lock().unwrap().get_mut(&seen.path).and_then(VecDeque::pop_front);
-                state.seen.lock().unwrap().push(seen);
-                state.arrived.notify_waiters();
-                match answer {
-                    None => (200, vec![], Vec::new()),
-                    Some(Answer::Slow(delay)) => {
-                        tokio::time::sleep(delay).await;
-                        (200, vec![], Vec::new())
-                    }
-                    Some(Answer::Status(code)) => {
-                        let body = format!("<Error><Code>Scripted{code}</Code><Message>scripted by the test</Message></Error>");
-                        (code, vec![], body.into_bytes())
+        let addr = serve_with(
+            move |seen| {
+                let state = shared.clone();
+                async move {
+                    let answer = state.script.lock().unwrap().get_mut(&seen.path).and_then(VecDeque::pop_front);
+                    state.seen.lock().unwrap().push(seen);
+                    state.arrived.notify_waiters();
+                    match answer {
+                        None => (200, vec![], Vec::new()),
+                        Some(Answer::Slow(delay)) => {
+                            tokio::time::sleep(delay).await;
+                            (200, vec![], Vec::new())
+                        }
+                        Some(Answer::Status(code)) => {
+                            let body = format!("<Error><Code>Scripted{code}</Code><Message>scripted by the test</Message></Error>");
+                            (code, vec![], body.into_bytes())
+                        }
                     }
                 }
-            }
-        }, tls)
+            },
+            tls,
+        )
         .await;
         Self { addr, state, scheme }
     }
@@ -571,7 +579,12 @@ impl Program {
 
 /// Starts `program` as a Lambda function polling `runtime`, with Lambda's environment and the emulator's
 /// endpoint. Its stdout and stderr are collected (and echoed with `CFN_SMA_ECHO_LOGS`).
-pub fn spawn(program: &Program, runtime: &RuntimeApi, endpoint: &str, env: &[(&str, &str)]) -> (tokio::process::Child, Arc<Mutex<Vec<String>>>) {
+pub fn spawn(
+    program: &Program,
+    runtime: &RuntimeApi,
+    endpoint: &str,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, Arc<Mutex<Vec<String>>>) {
     let mut command = tokio::process::Command::new(&program.program);
     command
         .args(&program.args)
@@ -601,9 +614,12 @@ pub fn spawn(program: &Program, runtime: &RuntimeApi, endpoint: &str, env: &[(&s
     }
     let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", program.program.display()));
     let logs = Arc::new(Mutex::new(Vec::new()));
-    for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>), child.stderr.take().map(|s| Box::new(s) as _)]
-        .into_iter()
-        .flatten()
+    for stream in [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        child.stderr.take().map(|s| Box::new(s) as _),
+    ]
+    .into_iter()
+    .flatten()
     {
         let logs = logs.clone();
         tokio::spawn(async move {
@@ -617,6 +633,17 @@ pub fn spawn(program: &Program, runtime: &RuntimeApi, endpoint: &str, env: &[(&s
         });
     }
     (child, logs)
+}
+
+/// CPU time a process has used so far, all its threads, from /proc/<pid>/task/*/schedstat (nanoseconds).
+pub fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
 }
 
 /// VmHWM of a process, in KiB.
@@ -662,6 +689,11 @@ impl Function {
     /// The process id, for reading its memory.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// CPU time used so far, in nanoseconds.
+    pub fn cpu_ns(&self) -> Option<u64> {
+        self.pid().and_then(cpu_ns)
     }
 
     /// Peak resident memory so far (VmHWM), in KiB.
