@@ -301,7 +301,8 @@ impl Session {
     }
 
     /// Runs one operation, retrying transient errors with jittered exponential backoff while a retry can
-    /// still finish before `until`.
+    /// still finish before `until`. Kept small: it is instantiated once per operation, so the decisions
+    /// live in the non-generic [`Session::retry_delay`].
     async fn call<T, E, R, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T>
     where
         F: Fn() -> Fut,
@@ -317,16 +318,25 @@ impl Session {
                 Err(err) => classify(operation, &err),
             };
             tries += 1;
-            let Error::Aws { retry: Retry::Transient, .. } = &err else { break Err(err) };
-            let delay = backoff(tries, jitter());
-            if tries >= MAX_ATTEMPTS || Instant::now() + delay >= self.until {
-                break Err(err);
+            match self.retry_delay(operation, tries, &err) {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => break Err(err),
             }
-            tracing::warn!(operation, attempt = tries, delay_ms = delay.as_millis() as u64, error = %err, "transient error, retrying");
-            tokio::time::sleep(delay).await;
         };
         self.progress.set(None);
         result
+    }
+
+    /// How long to wait before retry number `tries`, or `None` when the error is final or no retry could
+    /// finish before `until`.
+    fn retry_delay(&self, operation: &'static str, tries: u32, err: &Error) -> Option<Duration> {
+        let Error::Aws { retry: Retry::Transient, .. } = err else { return None };
+        let delay = backoff(tries, jitter());
+        if tries >= MAX_ATTEMPTS || Instant::now() + delay >= self.until {
+            return None;
+        }
+        tracing::warn!(operation, attempt = tries, delay_ms = delay.as_millis() as u64, error = %err, "transient error, retrying");
+        Some(delay)
     }
 }
 
