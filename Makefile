@@ -83,7 +83,9 @@ $(BENCH_STAMP): requirements-bench.txt
 	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	rm -f $(BENCH_VENV)/.installed-* && touch $@
 bench: venv $(BENCH_STAMP) package
-	cargo build --release --locked --bin cfn-sagemaker-autoscaling --example bench
+	# Two invocations: built together, the bootstrap would get the example's dev-dependency features.
+	cargo build --release --locked --bin cfn-sagemaker-autoscaling
+	cargo build --release --locked --example bench
 	CFN_SMA_BOOTSTRAP=$(abspath target/release/cfn-sagemaker-autoscaling) BENCH_PEER_PYTHON=$(abspath $(BENCH_VENV))/bin/python \
 	  target/release/examples/bench
 	$(BENCH_VENV)/bin/python bench/chart.py bench/results/results.json bench/results/chart.png

@@ -21,7 +21,7 @@ use crate::target::{Registration, Suspended};
 use crate::{Error, Result, error::Retry};
 
 /// The first backoff step; doubled per attempt up to [`MAX_BACKOFF`], then fully jittered.
-const BASE_BACKOFF: Duration = Duration::from_millis(100);
+const BASE_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
 /// A bound on attempts, in case the clock says there is always time left.
 const MAX_ATTEMPTS: u32 = 40;

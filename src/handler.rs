@@ -13,7 +13,7 @@ use crate::request::{self, Envelope, Request, RequestType};
 use crate::respond::{Responder, check_url, redact};
 use crate::response::{Response, Status};
 use crate::settings::{Mode, Settings};
-use crate::{policy, schedule, target};
+use crate::{Error, policy, schedule, target};
 
 /// The resource type of scalable targets.
 pub const TARGET_TYPE: &str = "Custom::SageMakerScalableTarget";
@@ -142,20 +142,22 @@ impl Handler {
     }
 }
 
-/// Hands a request to the module of its resource type.
+/// Hands a request to the module of its resource type; every error becomes a FAILED with the contract's
+/// physical id (see [`Response::failed`]).
 async fn dispatch(req: &Request, aas: &Session) -> Response {
-    match req.resource_type.as_str() {
-        TARGET_TYPE => target::handle(req, aas).await,
-        POLICY_TYPE => policy::handle(req, aas).await,
-        SCHEDULE_TYPE => schedule::handle(req, aas).await,
+    let delete = req.request_type == RequestType::Delete;
+    let outcome = match req.resource_type.as_str() {
+        TARGET_TYPE if delete => target::delete(req, aas).await.map(|()| Response::done(&req.echo)),
+        TARGET_TYPE => target::put(req, aas).await,
+        POLICY_TYPE if delete => policy::delete(req, aas).await.map(|()| Response::done(&req.echo)),
+        POLICY_TYPE => policy::put(req, aas).await,
+        SCHEDULE_TYPE if delete => schedule::delete(req, aas).await.map(|()| Response::done(&req.echo)),
+        SCHEDULE_TYPE => schedule::put(req, aas).await,
         // The rollback Delete of a Create that failed for this reason: nothing was made, so nothing to do.
-        _ if req.request_type == RequestType::Delete => Response::done(&req.echo),
-        other => Response::failed(
-            &req.echo,
-            Some(req.request_type),
-            format!("unsupported ResourceType {other:?}; this function serves {}", SUPPORTED_TYPES.join(", ")),
-        ),
-    }
+        _ if delete => Ok(Response::done(&req.echo)),
+        other => Err(Error::invalid(format!("unsupported ResourceType {other:?}; this function serves {}", SUPPORTED_TYPES.join(", ")))),
+    };
+    outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string()))
 }
 
 fn request_span(request_id: &str, logical_id: &str, request_type: &str, resource_type: &str) -> tracing::Span {

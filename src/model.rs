@@ -281,7 +281,14 @@ impl TargetId {
         let Some(resource) = props.string("ResourceId")? else {
             return Err(Error::invalid("ScalingTargetId is required (or ResourceId with ScalableDimension and ServiceNamespace)"));
         };
-        let resource = ResourceId::parse(&resource, "ResourceId")?;
+        Self::from_parts(props, ResourceId::parse(&resource, "ResourceId")?)
+    }
+
+    /// Completes a resource id with `ScalableDimension` (default from the id) and checks `ServiceNamespace`.
+    ///
+    /// # Errors
+    /// `Invalid` naming the dimension or namespace that is wrong or does not fit.
+    pub fn from_parts(props: &crate::props::Props<'_>, resource: ResourceId) -> Result<Self> {
         let dimension = match props.string("ScalableDimension")? {
             Some(text) => ScalableDimension::parse(&text, "ScalableDimension")?,
             None => resource.default_dimension(),
@@ -293,6 +300,21 @@ impl TargetId {
         }
         Self::new(resource, dimension)
     }
+}
+
+/// The start every policy and scheduled action shares: the properties object, checked against `own`
+/// properties plus the target reference, the name under `name_key` (checked), and the target.
+///
+/// # Errors
+/// `Invalid` naming the first property that is wrong.
+pub fn named_target<'a>(value: &'a serde_json::Value, own: &[&str], name_key: &str) -> Result<(crate::props::Props<'a>, String, TargetId)> {
+    let props = crate::props::Props::object(value, "ResourceProperties")?;
+    let known: Vec<&str> = own.iter().chain(TARGET_REFERENCE.iter()).copied().collect();
+    props.only(&known)?;
+    let name = props.required_string(name_key)?;
+    check_action_name(&name, name_key)?;
+    let target = TargetId::from_reference(&props)?;
+    Ok((props, name, target))
 }
 
 /// Checks a policy or scheduled action name as Application Auto Scaling does: 1 to 256 characters, no

@@ -1,14 +1,14 @@
 //! `Custom::SageMakerScalingPolicy`: target-tracking and step scaling policies.
 //!
 //! [`PolicySpec::from_properties`] validates everything before any call (metric against dimension, target
-//! value, step intervals); [`same_policy`] decides in place versus replacement; [`handle`] runs the calls.
+//! value, step intervals); [`same_policy`] decides in place versus replacement; [`put`] and [`delete`] run the calls.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::aas::Session;
-use crate::model::{NAMESPACE, ScalableDimension, TARGET_REFERENCE, TargetId, check_action_name};
+use crate::model::{NAMESPACE, ScalableDimension, TargetId, named_target};
 use crate::props::Props;
 use crate::request::{Request, RequestType};
 use crate::response::Response;
@@ -147,12 +147,7 @@ impl PolicySpec {
     /// # Errors
     /// `Invalid`, naming the first property that is wrong.
     pub fn from_properties(value: &Value) -> Result<Self> {
-        let props = Props::object(value, "ResourceProperties")?;
-        let known: Vec<&str> = PROPERTIES.iter().chain(TARGET_REFERENCE.iter()).copied().collect();
-        props.only(&known)?;
-        let name = props.required_string("PolicyName")?;
-        check_action_name(&name, "PolicyName")?;
-        let target = TargetId::from_reference(&props)?;
+        let (props, name, target) = named_target(value, &PROPERTIES, "PolicyName")?;
         let policy_type = props.string("PolicyType")?.unwrap_or_else(|| "TargetTrackingScaling".to_owned());
         let tracking = props.nested("TargetTrackingScalingPolicyConfiguration", "TargetTrackingScalingPolicyConfiguration.")?;
         let step = props.nested("StepScalingPolicyConfiguration", "StepScalingPolicyConfiguration.")?;
@@ -376,16 +371,11 @@ pub fn parse_arn(arn: &str) -> Option<(String, String)> {
     Some((resource.to_owned(), name.to_owned()))
 }
 
-/// Handles one event for this resource type.
-pub async fn handle(req: &Request, aas: &Session) -> Response {
-    let outcome = match req.request_type {
-        RequestType::Create | RequestType::Update => put(req, aas).await,
-        RequestType::Delete => delete(req, aas).await.map(|()| Response::done(&req.echo)),
-    };
-    outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string()))
-}
-
-async fn put(req: &Request, aas: &Session) -> Result<Response> {
+/// Create or Update.
+///
+/// # Errors
+/// Why the resource could not be put; the dispatcher turns it into a FAILED.
+pub async fn put(req: &Request, aas: &Session) -> Result<Response> {
     let spec = PolicySpec::from_properties(&req.properties)?;
     if req.request_type == RequestType::Update && !same_policy(&spec, &req.old_properties) {
         tracing::info!(policy = %spec.name, target = %spec.target.physical_id(), "new name or target: replacing the policy");
@@ -401,7 +391,11 @@ async fn put(req: &Request, aas: &Session) -> Result<Response> {
     Ok(Response::success(&req.echo, arn, data))
 }
 
-async fn delete(req: &Request, aas: &Session) -> Result<()> {
+/// Delete. Never validates properties; something already gone is done.
+///
+/// # Errors
+/// An AWS error that leaves the resource in place; the dispatcher turns it into a FAILED.
+pub async fn delete(req: &Request, aas: &Session) -> Result<()> {
     let arn = req.echo.physical_id.as_deref().unwrap_or_default();
     let Some((resource, name)) = parse_arn(arn) else {
         tracing::info!("physical id is not a policy ARN (a failed create); nothing to delete");

@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::aas::Session;
-use crate::model::{NAMESPACE, TARGET_REFERENCE, TargetId, check_action_name};
-use crate::props::Props;
+use crate::model::{NAMESPACE, TargetId, check_action_name, named_target};
 use crate::request::{Request, RequestType};
 use crate::response::Response;
 use crate::{Error, Result};
@@ -36,12 +35,7 @@ impl ActionSpec {
     /// # Errors
     /// `Invalid`, naming the first property that is wrong.
     pub fn from_properties(value: &Value) -> Result<Self> {
-        let props = Props::object(value, "ResourceProperties")?;
-        let known: Vec<&str> = PROPERTIES.iter().chain(TARGET_REFERENCE.iter()).copied().collect();
-        props.only(&known)?;
-        let name = props.required_string("ScheduledActionName")?;
-        check_action_name(&name, "ScheduledActionName")?;
-        let target = TargetId::from_reference(&props)?;
+        let (props, name, target) = named_target(value, &PROPERTIES, "ScheduledActionName")?;
         let schedule = props.required_string("Schedule")?;
         check_schedule(&schedule)?;
         let timezone = props.string("Timezone")?;
@@ -224,16 +218,11 @@ pub fn same_action(new: &ActionSpec, request_physical_id: Option<&str>) -> bool 
     request_physical_id.is_some_and(|id| id == new.physical_id())
 }
 
-/// Handles one event for this resource type.
-pub async fn handle(req: &Request, aas: &Session) -> Response {
-    let outcome = match req.request_type {
-        RequestType::Create | RequestType::Update => put(req, aas).await,
-        RequestType::Delete => delete(req, aas).await.map(|()| Response::done(&req.echo)),
-    };
-    outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string()))
-}
-
-async fn put(req: &Request, aas: &Session) -> Result<Response> {
+/// Create or Update.
+///
+/// # Errors
+/// Why the resource could not be put; the dispatcher turns it into a FAILED.
+pub async fn put(req: &Request, aas: &Session) -> Result<Response> {
     let spec = ActionSpec::from_properties(&req.properties)?;
     if req.request_type == RequestType::Update && !same_action(&spec, req.echo.physical_id.as_deref()) {
         tracing::info!(action = %spec.name, "new name or target: replacing the scheduled action");
@@ -248,7 +237,11 @@ async fn put(req: &Request, aas: &Session) -> Result<Response> {
     Ok(Response::success(&req.echo, spec.physical_id(), BTreeMap::from([("ScheduledActionARN".to_owned(), arn)])))
 }
 
-async fn delete(req: &Request, aas: &Session) -> Result<()> {
+/// Delete. Never validates properties; something already gone is done.
+///
+/// # Errors
+/// An AWS error that leaves the resource in place; the dispatcher turns it into a FAILED.
+pub async fn delete(req: &Request, aas: &Session) -> Result<()> {
     let Some((name, target)) = req.echo.physical_id.as_deref().and_then(parse_physical_id) else {
         tracing::info!("physical id names no scheduled action (a failed create); nothing to delete");
         return Ok(());

@@ -1,14 +1,14 @@
 //! `Custom::SageMakerScalableTarget`: properties, ownership, and the calls each event needs.
 //!
 //! [`TargetSpec::from_properties`] validates once; `plan_*` decide the calls from the spec and the state
-//! found in Application Auto Scaling (pure, unit-tested); [`handle`] runs lookup → plan → calls → confirm.
+//! found in Application Auto Scaling (pure, unit-tested); [`put`] and [`delete`] run lookup → plan → calls → confirm.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::aas::{Described, Session};
-use crate::model::{NAMESPACE, ResourceId, ScalableDimension, TargetId};
+use crate::model::{NAMESPACE, ResourceId, TargetId};
 use crate::props::Props;
 use crate::request::{Echo, Request, RequestType};
 use crate::response::Response;
@@ -68,17 +68,7 @@ impl TargetSpec {
     pub fn from_properties(value: &Value) -> Result<Self> {
         let props = Props::object(value, "ResourceProperties")?;
         props.only(&PROPERTIES)?;
-        let resource = resource_id(&props)?;
-        let dimension = match props.string("ScalableDimension")? {
-            Some(text) => ScalableDimension::parse(&text, "ScalableDimension")?,
-            None => resource.default_dimension(),
-        };
-        if let Some(namespace) = props.string("ServiceNamespace")?
-            && namespace != NAMESPACE
-        {
-            return Err(Error::invalid(format!("ServiceNamespace {namespace:?} is not supported; use {NAMESPACE:?}")));
-        }
-        let id = TargetId::new(resource, dimension)?;
+        let id = TargetId::from_parts(&props, resource_id(&props)?)?;
         let min = capacity(&props, "MinCapacity")?;
         let max = capacity(&props, "MaxCapacity")?;
         if min > max {
@@ -307,23 +297,17 @@ pub fn data(id: &TargetId, described: &Described) -> BTreeMap<String, String> {
     ])
 }
 
-/// Handles one event for this resource type. Every error becomes a FAILED with the contract's physical id.
-pub async fn handle(req: &Request, aas: &Session) -> Response {
-    let outcome = match req.request_type {
-        RequestType::Create => create_or_update(req, aas).await,
-        RequestType::Update => create_or_update(req, aas).await,
-        RequestType::Delete => delete(req, aas).await.map(|()| Response::done(&req.echo)),
-    };
-    outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string()))
-}
-
 async fn current(aas: &Session, id: &TargetId) -> Result<Option<Current>> {
     let Some(described) = aas.describe_target(id).await? else { return Ok(None) };
     let tags = aas.tags(&described.arn).await?;
     Ok(Some(Current { described, tags }))
 }
 
-async fn create_or_update(req: &Request, aas: &Session) -> Result<Response> {
+/// Create or Update.
+///
+/// # Errors
+/// Why the target could not be registered; the dispatcher turns it into a FAILED.
+pub async fn put(req: &Request, aas: &Session) -> Result<Response> {
     let spec = TargetSpec::from_properties(&req.properties)?;
     let me = Owner::of(&req.echo);
     let found = current(aas, &spec.id).await?;
@@ -361,7 +345,11 @@ async fn target_arn(known: &Option<String>, id: &TargetId, aas: &Session) -> Res
     }
 }
 
-async fn delete(req: &Request, aas: &Session) -> Result<()> {
+/// Delete. Never validates properties; something already gone is done.
+///
+/// # Errors
+/// An AWS error that leaves the resource in place; the dispatcher turns it into a FAILED.
+pub async fn delete(req: &Request, aas: &Session) -> Result<()> {
     let Some(id) = req.echo.physical_id.as_deref().and_then(TargetId::from_physical_id) else {
         tracing::info!("physical id names no scalable target (a failed create); nothing to delete");
         return Ok(());
@@ -423,7 +411,7 @@ mod tests {
         let ic = spec(json!({"InferenceComponentName": "ic", "MinCapacity": 0, "MaxCapacity": 2})).unwrap();
         assert_eq!(ic.id.physical_id(), "inference-component/ic|sagemaker:inference-component:DesiredCopyCount|sagemaker");
         let pc = spec(json!({"EndpointName": "e", "VariantName": "v", "ScalableDimension": "sagemaker:variant:DesiredProvisionedConcurrency", "MinCapacity": 1, "MaxCapacity": 2})).unwrap();
-        assert_eq!(pc.id.dimension, ScalableDimension::VariantProvisionedConcurrency);
+        assert_eq!(pc.id.dimension, crate::model::ScalableDimension::VariantProvisionedConcurrency);
     }
 
     #[test]
