@@ -7,18 +7,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Answer, Emulator, Event, Function, Outcome, Stack};
+use support::{Answer, Emulator, Event, Function, Outcome, Stack, target_id, variant};
 use tokio::task::JoinSet;
-
-const DIM: &str = "sagemaker:variant:DesiredInstanceCount";
-
-fn variant(endpoint: &str) -> String {
-    format!("endpoint/{endpoint}/variant/AllTraffic")
-}
-
-fn target_id(endpoint: &str) -> String {
-    format!("{}|{DIM}|sagemaker", variant(endpoint))
-}
 
 fn props(endpoint: &str, min: i64, max: i64) -> Value {
     json!({"ResourceId": variant(endpoint), "MinCapacity": min.to_string(), "MaxCapacity": max.to_string()})

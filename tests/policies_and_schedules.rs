@@ -4,19 +4,10 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Event, Function, Stack};
+use support::{Event, Function, Stack, VARIANT_DIM, target_id, variant};
 
 const POLICY: &str = "Custom::SageMakerScalingPolicy";
 const ACTION: &str = "Custom::SageMakerScheduledAction";
-const DIM: &str = "sagemaker:variant:DesiredInstanceCount";
-
-fn variant(endpoint: &str) -> String {
-    format!("endpoint/{endpoint}/variant/AllTraffic")
-}
-
-fn target_id(endpoint: &str) -> String {
-    format!("{}|{DIM}|sagemaker", variant(endpoint))
-}
 
 fn create(stack: &Stack, kind: &str, logical: &str, props: Value) -> Event {
     stack.event("Create", logical, kind, props, None, None)
@@ -50,7 +41,7 @@ fn tracking(endpoint: &str, name: &str, value: &str) -> Value {
 fn schedule(endpoint: &str, name: &str, cron: &str) -> Value {
     json!({
         "ScheduledActionName": name,
-        "ResourceId": variant(endpoint), "ScalableDimension": DIM, "ServiceNamespace": "sagemaker",
+        "ResourceId": variant(endpoint), "ScalableDimension": VARIANT_DIM, "ServiceNamespace": "sagemaker",
         "Schedule": cron, "Timezone": "Europe/Berlin",
         "StartTime": "2026-12-01T00:00:00Z", "EndTime": "2027-12-01T00:00:00Z",
         "ScalableTargetAction": {"MinCapacity": "2", "MaxCapacity": "4"}

@@ -4,19 +4,10 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Function, SIGNATURE, Stack, TARGET};
+use support::{Function, SIGNATURE, Stack, TARGET, VARIANT_DIM, target_id, variant};
 
-const VARIANT_DIM: &str = "sagemaker:variant:DesiredInstanceCount";
 const OWNER_STACK: &str = "cfn-sagemaker-autoscaling:stack-id";
 const OWNER_LOGICAL: &str = "cfn-sagemaker-autoscaling:logical-id";
-
-fn variant(endpoint: &str) -> String {
-    format!("endpoint/{endpoint}/variant/AllTraffic")
-}
-
-fn target_id(endpoint: &str) -> String {
-    format!("{}|{VARIANT_DIM}|sagemaker", variant(endpoint))
-}
 
 fn props(endpoint: &str, min: Value, max: Value) -> Value {
     json!({"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f", "ResourceId": variant(endpoint), "MinCapacity": min, "MaxCapacity": max})

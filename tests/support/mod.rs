@@ -23,6 +23,18 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 
 pub const TARGET: &str = "Custom::SageMakerScalableTarget";
+/// The default dimension of a variant.
+pub const VARIANT_DIM: &str = "sagemaker:variant:DesiredInstanceCount";
+
+/// The resource id of an endpoint's `AllTraffic` variant: each test names its own endpoint.
+pub fn variant(endpoint: &str) -> String {
+    format!("endpoint/{endpoint}/variant/AllTraffic")
+}
+
+/// The physical id of that variant's target.
+pub fn target_id(endpoint: &str) -> String {
+    format!("{}|{VARIANT_DIM}|sagemaker", variant(endpoint))
+}
 pub const SIGNATURE: &str = "X-Amz-Signature=SECRETSIGNATURE";
 
 /// The repository root.
