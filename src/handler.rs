@@ -63,9 +63,10 @@ impl Handler {
                 }
                 Envelope::Request(req) => {
                     let span = request_span(&req.echo.request_id, &req.echo.logical_id, req.request_type.as_str(), &req.resource_type);
+                    let response_url = req.response_url.clone();
                     result = async {
-                        let response = self.process(req.clone(), deadline).await;
-                        self.deliver(&req.response_url, response, deadline).await
+                        let response = self.process(req, deadline).await;
+                        self.deliver(&response_url, response, deadline).await
                     }
                     .instrument(span)
                     .await?;
