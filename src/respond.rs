@@ -115,7 +115,8 @@ impl Responder {
                     let code = s3_error_code(&text).unwrap_or("-").to_owned();
                     (Some(status), format!("HTTP {status} (S3 error code {code})"))
                 }
-                Err(err) => (None, format!("network error: {err}")),
+                // without_url: reqwest would print the whole URL, presigned signature included.
+                Err(err) => (None, format!("network error: {}", err.without_url())),
             };
             match verdict(status) {
                 Verdict::Delivered => {

@@ -214,6 +214,8 @@ async fn a_receiver_that_never_answers_in_time_does_not_outlive_the_deadline() {
     let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(5)).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     assert!(start.elapsed() < Duration::from_secs(5), "the invocation ended after its deadline: {:?}", start.elapsed());
+    assert!(f.logs().contains("response not delivered"), "{}", f.logs());
+    assert!(!f.logs().contains("SECRETSIGNATURE"), "a network error leaked the presigned URL into the logs:\n{}", f.logs());
 }
 
 // ---------------------------------------------------------------------------------------------------
