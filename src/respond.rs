@@ -175,6 +175,7 @@ mod tests {
         assert!(check_url("https://hooks.example.com/x", &allowed).is_ok());
         assert!(check_url("http://hooks.example.com/x", &allowed).is_err(), "http only for loopback");
         assert!(check_url("http://127.0.0.2:9000/x", &allowed).is_err(), "only listed hosts");
+        assert!(check_url("http://[::1]:9000/x", &["::1".to_owned()]).is_ok(), "IPv6 loopback");
     }
 
     #[test]

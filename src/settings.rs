@@ -41,12 +41,7 @@ impl Settings {
                 Duration::from_millis(ms.trim().parse().map_err(|_| format!("DEADLINE_MARGIN_MS {ms:?} is not a number of milliseconds"))?)
             }
         };
-        let allowed_hosts = var("RESPONSE_URL_ALLOWED_HOSTS")
-            .unwrap_or_default()
-            .split(',')
-            .map(|h| h.trim().to_ascii_lowercase())
-            .filter(|h| !h.is_empty())
-            .collect();
+        let allowed_hosts = var("RESPONSE_URL_ALLOWED_HOSTS").unwrap_or_default().split(',').filter_map(host_only).collect();
         Ok(Self { mode, margin, allowed_hosts })
     }
 
@@ -57,6 +52,20 @@ impl Settings {
     pub fn from_env() -> Result<Self, String> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
+}
+
+/// A host from an allow-list entry, lowercase: `127.0.0.1:9000` and `[::1]` are taken as `127.0.0.1` and `::1`,
+/// since the list names hosts and a port would never match.
+fn host_only(entry: &str) -> Option<String> {
+    let entry = entry.trim().to_ascii_lowercase();
+    let host = match entry.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
+        None => match entry.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host.to_owned(),
+            _ => entry,
+        },
+    };
+    (!host.is_empty()).then_some(host)
 }
 
 #[cfg(test)]
@@ -87,6 +96,8 @@ mod tests {
         assert_eq!(s.margin, Duration::from_millis(1500));
         assert_eq!(s.allowed_hosts, vec!["127.0.0.1", "example.com"]);
         assert!(read(&[("CUSTOM_RESOURCE_MODE", "sns")]).unwrap_err().contains("CUSTOM_RESOURCE_MODE"));
+        let ports = read(&[("RESPONSE_URL_ALLOWED_HOSTS", "127.0.0.1:9000, [::1]:8443,::1,localhost")]).unwrap();
+        assert_eq!(ports.allowed_hosts, vec!["127.0.0.1", "::1", "::1", "localhost"]);
         assert!(read(&[("DEADLINE_MARGIN_MS", "3s")]).unwrap_err().contains("DEADLINE_MARGIN_MS"));
     }
 }
