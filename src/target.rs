@@ -218,7 +218,6 @@ pub enum Call {
     Register(Registration),
     Tag(Tags),
     Untag(Vec<String>),
-    Deregister(TargetId),
 }
 
 /// Create, or the new target of an Update that replaces: the ownership rules of the contract.
@@ -324,7 +323,6 @@ pub async fn put(req: &Request, aas: &Session) -> Result<Response> {
             Call::Register(reg) => arn = aas.register(reg).await?.or(arn),
             Call::Tag(tags) => aas.tag(&target_arn(&arn, &spec.id, aas).await?, tags).await?,
             Call::Untag(keys) => aas.untag(&target_arn(&arn, &spec.id, aas).await?, keys).await?,
-            Call::Deregister(id) => drop(aas.deregister(id).await?),
         }
     }
     let described = aas.describe_target(&spec.id).await?.ok_or_else(|| {
