@@ -219,7 +219,7 @@ impl Session {
             .scaling_policies()
             .iter()
             .find(|p| p.policy_arn() == arn)
-            .and_then(|p| ScalableDimension::ALL.into_iter().find(|d| d.as_str() == p.scalable_dimension().as_str())))
+            .and_then(|p| ScalableDimension::parse(p.scalable_dimension().as_str(), "ScalableDimension").ok()))
     }
 
     /// DeleteScalingPolicy. A policy already gone is not an error: returns `false`.

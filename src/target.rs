@@ -91,6 +91,13 @@ impl TargetSpec {
         })
     }
 
+    /// The template's tags plus the ownership tags naming `owner`.
+    pub fn tags_owned_by(&self, owner: &Owner) -> Tags {
+        let mut tags = self.tags.clone();
+        tags.extend(owner.tags());
+        tags
+    }
+
     /// The RegisterScalableTarget request for this spec, with or without tags.
     pub fn registration(&self, tags: Option<Tags>) -> Registration {
         Registration { id: self.id.clone(), min: self.min, max: self.max, role_arn: self.role_arn.clone(), suspended: self.suspended, tags }
@@ -225,8 +232,7 @@ pub enum Call {
 /// # Errors
 /// `Conflict` when the target is registered by anything but this resource and adoption was not asked for.
 pub fn plan_create(spec: &TargetSpec, me: &Owner, current: Option<&Current>) -> Result<Vec<Call>> {
-    let mut all_tags = spec.tags.clone();
-    all_tags.extend(me.tags());
+    let all_tags = spec.tags_owned_by(me);
     let Some(current) = current else { return Ok(vec![Call::Register(spec.registration(Some(all_tags)))]) };
     let owner = Owner::from_tags(&current.tags);
     if owner.as_ref() == Some(me) || spec.adopt {
@@ -247,9 +253,7 @@ pub fn plan_create(spec: &TargetSpec, me: &Owner, current: Option<&Current>) -> 
 /// vanished) and apply the difference between the old and new tags.
 pub fn plan_update(spec: &TargetSpec, old_tags: &Tags, me: &Owner, current: Option<&Current>) -> Vec<Call> {
     if current.is_none() {
-        let mut all_tags = spec.tags.clone();
-        all_tags.extend(me.tags());
-        return vec![Call::Register(spec.registration(Some(all_tags)))];
+        return vec![Call::Register(spec.registration(Some(spec.tags_owned_by(me))))];
     }
     let mut calls = vec![Call::Register(spec.registration(None))];
     let changed: Tags = spec.tags.iter().filter(|(k, v)| old_tags.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();

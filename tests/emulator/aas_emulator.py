@@ -301,6 +301,12 @@ def gap_register_tags_stored(emu, body, answer):
     return answer
 
 
+def policy_key(body):
+    """moto's key of the policy a request names."""
+    return aas_models.FakeApplicationAutoscalingPolicy.formulate_key(
+        body.get("ServiceNamespace"), body.get("ResourceId"), body.get("ScalableDimension"), body.get("PolicyName"))
+
+
 # --- gap: ObjectNotFoundException where moto answers ValidationException or nothing ------------------------------
 def gap_deregister_missing(emu, body):
     if emu.find_target(body) is None:
@@ -310,8 +316,7 @@ def gap_deregister_missing(emu, body):
 
 
 def gap_delete_policy_missing(emu, body):
-    key = aas_models.FakeApplicationAutoscalingPolicy.formulate_key(
-        body.get("ServiceNamespace"), body.get("ResourceId"), body.get("ScalableDimension"), body.get("PolicyName"))
+    key = policy_key(body)
     if key not in emu.backend().policies:
         raise AwsError("ObjectNotFoundException", f"No scaling policy found for service namespace: "
                        f"{body.get('ServiceNamespace')}, resource ID: {body.get('ResourceId')}, scalable dimension: "
@@ -352,15 +357,13 @@ def gap_deregister_cascades(emu, body, answer):
 
 # --- gap: PutScalingPolicy on an existing policy gets a new PolicyARN in moto; AWS updates it in place ------------
 def gap_policy_arn_stable_remember(emu, body):
-    key = aas_models.FakeApplicationAutoscalingPolicy.formulate_key(
-        body.get("ServiceNamespace"), body.get("ResourceId"), body.get("ScalableDimension"), body.get("PolicyName"))
+    key = policy_key(body)
     old = emu.backend().policies.get(key)
     body["__previous_arn"] = old.policy_arn if old is not None else None
 
 
 def gap_policy_arn_stable_restore(emu, body, answer):
-    key = aas_models.FakeApplicationAutoscalingPolicy.formulate_key(
-        body.get("ServiceNamespace"), body.get("ResourceId"), body.get("ScalableDimension"), body.get("PolicyName"))
+    key = policy_key(body)
     # A new policy's id is derived from its key rather than random, so that replayable events (events/) can
     # carry the ARN a Create returns. Its shape is AWS's.
     arn = body.pop("__previous_arn", None) or re.sub(
