@@ -43,7 +43,7 @@ fmt:
 	cargo fmt --all -- --check
 
 clippy:
-	cargo clippy --locked --all-targets -- -D warnings
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 
 ## unit-and-e2e: unit tests, emulator tests and end-to-end tests of the compiled bootstrap (one cargo run)
 unit-and-e2e: venv

@@ -8,14 +8,14 @@
 //! boto3 and awslambdaric), `BENCH_RUNS` (cold starts per subject, default 15), `BENCH_WARM` (warm events,
 //! default 1000), `BENCH_ZIP` (the arm64 zip), `BENCH_BUILD_SECONDS` (a measured clean release build, if any).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use cfn_sma_testkit as support;
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Emulator, Event, Function, Program, Proxy, Receiver, RuntimeApi, Stack};
+use support::{Emulator, Event, Function, Program, Receiver, RuntimeApi, Stack};
 use tokio::task::JoinSet;
 
 const LOAD_PROCESSES: usize = 8;
@@ -105,11 +105,11 @@ async fn timed_event(f: &Function, proxy: &Proxy, event: &Event) -> Option<(Dura
     Some((wall, wall.saturating_sub(aws)))
 }
 
-async fn receiver(tls: &tokio_rustls::TlsAcceptor) -> Receiver {
+async fn receiver(tls: &support::http::TlsAcceptor) -> Receiver {
     Receiver::start_tls(tls.clone()).await
 }
 
-async fn cold_and_warm(subject: &Subject, proxy: &Proxy, tls: &tokio_rustls::TlsAcceptor, runs: usize, warm: usize) -> Figures {
+async fn cold_and_warm(subject: &Subject, proxy: &Proxy, tls: &support::http::TlsAcceptor, runs: usize, warm: usize) -> Figures {
     let mut figures = Figures::default();
     let env = env_pairs(subject);
     for run in 0..runs {
@@ -121,15 +121,15 @@ async fn cold_and_warm(subject: &Subject, proxy: &Proxy, tls: &tokio_rustls::Tls
         figures.init_ms.push(ms(init));
         let endpoint = format!("bench-cold-{}-{run}", subject.name);
         let event = Stack::new("bench").create("Target", target_props(&endpoint));
-        let cpu_before = f.cpu_ns();
+        let cpu_before = f.pid().and_then(cpu_ns);
         if let Some((wall, own)) = timed_event(&f, proxy, &event).await {
             figures.first_wall_ms.push(ms(wall));
             figures.first_own_ms.push(ms(own));
         }
-        if let (Some(before), Some(after)) = (cpu_before, f.cpu_ns()) {
+        if let (Some(before), Some(after)) = (cpu_before, f.pid().and_then(cpu_ns)) {
             figures.first_cpu_ms.push((after - before) as f64 / 1e6);
         }
-        if let Some(rss) = f.peak_rss_kib() {
+        if let Some(rss) = f.pid().and_then(support::function::peak_rss_kib) {
             figures.first_rss_kib.push(rss as f64);
         }
     }
@@ -137,7 +137,7 @@ async fn cold_and_warm(subject: &Subject, proxy: &Proxy, tls: &tokio_rustls::Tls
     wait_for_poll(&f).await;
     let stack = Stack::new("bench-warm");
     let endpoint = format!("bench-warm-{}", subject.name);
-    let cpu_before = f.cpu_ns();
+    let cpu_before = f.pid().and_then(cpu_ns);
     for i in 0..warm {
         let event = if i % 2 == 0 {
             stack.create("Target", target_props(&endpoint))
@@ -149,24 +149,25 @@ async fn cold_and_warm(subject: &Subject, proxy: &Proxy, tls: &tokio_rustls::Tls
             figures.warm_own_ms.push(ms(own));
         }
     }
-    if let (Some(before), Some(after)) = (cpu_before, f.cpu_ns()) {
+    if let (Some(before), Some(after)) = (cpu_before, f.pid().and_then(cpu_ns)) {
         figures.warm_cpu_ms = Some((after - before) as f64 / 1e6 / warm.max(1) as f64);
     }
-    figures.warm_rss_kib = f.peak_rss_kib();
+    figures.warm_rss_kib = f.pid().and_then(support::function::peak_rss_kib);
     figures
 }
 
 /// 200 variants, each a target, then a policy and a schedule on it, sent to 8 function processes at once,
 /// with a fifth of all Application Auto Scaling calls answered ThrottlingException.
-async fn load(subject: &Subject, emulator: &Emulator, tls: &tokio_rustls::TlsAcceptor, figures: &mut Figures) {
+async fn load(subject: &Subject, emulator: &Emulator, tls: &support::http::TlsAcceptor, figures: &mut Figures) {
     let tag = format!("bench-load-{}-", subject.name);
     emulator
         .control_fault(json!({"operation": "*", "match": tag, "error": "ThrottlingException", "message": "Rate exceeded", "probability": LOAD_THROTTLE, "times": 1_000_000}))
         .await;
-    let runtime = std::sync::Arc::new(RuntimeApi::start().await);
-    let receiver = std::sync::Arc::new(receiver(tls).await);
+    let runtime = Arc::new(RuntimeApi::start().await);
+    let receiver = Arc::new(receiver(tls).await);
     let env = env_pairs(subject);
-    let processes: Vec<_> = (0..LOAD_PROCESSES).map(|_| support::spawn(&subject.program, &runtime, &emulator.url, &env)).collect();
+    let processes: Vec<_> =
+        (0..LOAD_PROCESSES).map(|_| support::function::spawn(&subject.program, &runtime, &emulator.url, &env)).collect();
     let start = Instant::now();
     let mut variants = JoinSet::new();
     for v in 0..load_variants() {
@@ -229,16 +230,16 @@ fn row(name: &str, ours: f64, peer: f64, unit: &str, digits: usize) -> String {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
     let warm: usize = std::env::var("BENCH_WARM").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    let bootstrap = support::bootstrap();
+    let bootstrap = support::function::bootstrap();
     let peer_python = PathBuf::from(std::env::var("BENCH_PEER_PYTHON").unwrap_or_else(|_| ".venv-bench/bin/python".into()));
     let work = support::root().join("bench/work");
     std::fs::create_dir_all(&work)?;
-    let (cert_pem, tls) = support::self_signed_tls();
+    let (cert_pem, tls) = support::http::self_signed_tls();
     let ca = work.join("receiver-ca.pem");
     std::fs::write(&ca, &cert_pem)?;
     let ca = ca.to_string_lossy().into_owned();
 
-    let (port, _emulator_process) = support::start_emulator_process();
+    let (port, _emulator_process) = support::emulator::start_emulator_process();
     let emulator = Emulator::at(port);
     let proxy = Proxy::start(emulator.url.clone()).await;
 
@@ -412,4 +413,67 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("README.md updated between the bench markers");
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Bench-only measuring tools: a timing proxy in front of the emulator, and /proc readings.
+
+struct Proxy {
+    pub url: String,
+    calls: Arc<Mutex<Vec<(std::time::Instant, std::time::Instant)>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let http = support::http::client();
+        let calls: Arc<Mutex<Vec<(std::time::Instant, std::time::Instant)>>> = Arc::default();
+        let recorded = calls.clone();
+        let addr = support::http::serve(move |seen| {
+            let (http, upstream, recorded) = (http.clone(), upstream.clone(), recorded.clone());
+            async move {
+                let mut request = http.request(seen.method.parse().expect("a method"), format!("{upstream}{}", seen.path));
+                for (k, v) in &seen.headers {
+                    if k != "host" && k != "content-length" {
+                        request = request.header(k, v);
+                    }
+                }
+                let answer = request.body(seen.body).send().await;
+                let reply = match answer {
+                    Ok(answer) => {
+                        let status = answer.status().as_u16();
+                        let headers = answer
+                            .headers()
+                            .iter()
+                            .filter(|(k, _)| {
+                                k.as_str() != "content-length" && k.as_str() != "transfer-encoding" && k.as_str() != "connection"
+                            })
+                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+                            .collect();
+                        (status, headers, answer.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
+                    }
+                    Err(_) => (502, vec![], Vec::new()),
+                };
+                recorded.lock().unwrap().push((seen.at, std::time::Instant::now()));
+                reply
+            }
+        })
+        .await;
+        Self { url: format!("http://{addr}"), calls }
+    }
+
+    /// Total time spent upstream by calls that started within `[from, to]`.
+    fn time_within(&self, from: std::time::Instant, to: std::time::Instant) -> Duration {
+        self.calls.lock().unwrap().iter().filter(|(start, end)| *start >= from && *end <= to).map(|(start, end)| *end - *start).sum()
+    }
+}
+
+/// CPU time a process has used so far, all its threads, from /proc/<pid>/task/*/schedstat (nanoseconds).
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
 }

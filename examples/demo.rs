@@ -4,8 +4,7 @@
 //!
 //! `cargo run --example demo [-- events-dir]`; the bootstrap is `$CFN_SMA_BOOTSTRAP` or target/debug's.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use cfn_sma_testkit as support;
 
 use std::time::Duration;
 
@@ -15,12 +14,12 @@ use support::{Emulator, Event, Function, Outcome};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args().nth(1).map(std::path::PathBuf::from).unwrap_or_else(|| support::root().join("events"));
-    let (port, _emulator_process) = support::start_emulator_process();
+    let (port, _emulator_process) = support::emulator::start_emulator_process();
     let f = Function::start_with(Emulator::at(port), &[]).await;
     println!("emulator   http://127.0.0.1:{port} (moto + tests/emulator/aas_emulator.py)");
     println!("runtime    http://{} (Lambda Runtime API 2018-06-01)", f.runtime.addr);
     println!("responses  http://{}/responses/...", f.receiver.addr);
-    println!("bootstrap  {}\n", support::bootstrap().display());
+    println!("bootstrap  {}\n", support::function::bootstrap().display());
 
     let mut files: Vec<_> =
         std::fs::read_dir(&dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();

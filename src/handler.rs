@@ -7,22 +7,16 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use reqwest::Url;
+
 use crate::aas::{Progress, Session};
+use crate::delivery::Responder;
 use crate::guard::{self, Interrupted};
-use crate::request::{self, Envelope, Request, RequestType};
-use crate::respond::{Responder, check_url, redact};
+use crate::request::{self, Envelope, Request, RequestType, ResourceType};
 use crate::response::{Response, Status};
+use crate::response_url::{self, redact};
 use crate::settings::{Mode, Settings};
 use crate::{Error, policy, schedule, target};
-
-/// The resource type of scalable targets.
-pub const TARGET_TYPE: &str = "Custom::SageMakerScalableTarget";
-/// The resource type of scaling policies.
-pub const POLICY_TYPE: &str = "Custom::SageMakerScalingPolicy";
-/// The resource type of scheduled actions.
-pub const SCHEDULE_TYPE: &str = "Custom::SageMakerScheduledAction";
-/// Every resource type this function serves, for the Reason of an unsupported one.
-pub const SUPPORTED_TYPES: [&str; 3] = [TARGET_TYPE, POLICY_TYPE, SCHEDULE_TYPE];
 
 /// The function's state across invocations: clients built once per process, and the settings.
 #[derive(Debug, Clone)]
@@ -38,42 +32,63 @@ impl Handler {
         Self { client, responder, settings }
     }
 
-    /// Handles one Lambda invocation whose deadline is `deadline_ms` (milliseconds since the epoch).
+    /// Handles one Lambda invocation whose payload is the raw JSON `event` and whose deadline is
+    /// `deadline_ms` (milliseconds since the epoch).
+    ///
+    /// In direct mode the ResponseURL is checked first: a refused one means nothing else happens for that
+    /// request (no property is read, no AWS call is made, nothing is sent) and the invocation fails.
     ///
     /// # Errors
-    /// In direct mode, only when an event could not be read at all (it has no ResponseURL to answer):
-    /// every other outcome, FAILED included, has been PUT and the invocation succeeds. In cdk-provider
-    /// mode, a FAILED is returned as the error the Provider framework reports.
-    pub async fn invoke(&self, event: Value, deadline_ms: u64) -> Result<Value, String> {
+    /// In direct mode, when an event could not be read at all (it has no ResponseURL to answer) or its
+    /// ResponseURL is refused: every other outcome, FAILED included, has been PUT and the invocation
+    /// succeeds. In cdk-provider mode, a FAILED is returned as the error the Provider framework reports.
+    pub async fn invoke(&self, event: &str, deadline_ms: u64) -> Result<Value, String> {
         let deadline = guard::deadline_instant(deadline_ms, SystemTime::now(), Instant::now());
         tracing::debug!(deadline_ms, remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64, "invocation");
-        let mut unreadable = Vec::new();
+        let mut unanswered = Vec::new();
         let mut result = Value::Null;
         for envelope in request::requests(event, self.settings.mode) {
-            match envelope {
+            let span = match &envelope {
                 Envelope::Unreadable(why) => {
                     tracing::error!(reason = %why, "event cannot be answered: no readable ResponseURL");
-                    unreadable.push(why);
+                    unanswered.push(format!("unreadable event: {why}"));
+                    continue;
                 }
-                Envelope::Broken { response_url, request_type, resource_type, echo, reason } => {
-                    let span =
-                        request_span(&echo.request_id, &echo.logical_id, request_type.map_or("?", RequestType::as_str), &resource_type);
-                    let response = Response::failed(&echo, request_type, reason);
-                    result = self.deliver(&response_url, response, deadline).instrument(span).await?;
+                Envelope::Broken { request_type, resource_type, echo, .. } => {
+                    request_span(&echo.request_id, &echo.logical_id, request_type.map_or("?", RequestType::as_str), resource_type)
                 }
                 Envelope::Request(req) => {
-                    let span = request_span(&req.echo.request_id, &req.echo.logical_id, req.request_type.as_str(), &req.resource_type);
-                    let response_url = req.response_url.clone();
-                    result = async {
-                        let response = self.process(req, deadline).await;
-                        self.deliver(&response_url, response, deadline).await
-                    }
-                    .instrument(span)
-                    .await?;
+                    request_span(&req.echo.request_id, &req.echo.logical_id, req.request_type.as_str(), req.resource_type.as_str())
                 }
+            };
+            let url = match self.destination(envelope.response_url().unwrap_or_default()) {
+                Ok(url) => url,
+                Err(refused) => {
+                    span.in_scope(|| tracing::error!(reason = %refused, "ResponseURL refused: the request is ignored and nothing is sent"));
+                    unanswered.push(refused);
+                    continue;
+                }
+            };
+            result = async {
+                let response = match envelope {
+                    Envelope::Request(req) => self.process(req, deadline).await,
+                    Envelope::Broken { request_type, echo, reason, .. } => Response::failed(&echo, request_type, reason),
+                    Envelope::Unreadable(_) => unreachable!("answered above"),
+                };
+                self.deliver(url, response, deadline).await
             }
+            .instrument(span)
+            .await?;
         }
-        if unreadable.is_empty() { Ok(result) } else { Err(format!("unreadable event: {}", unreadable.join("; "))) }
+        if unanswered.is_empty() { Ok(result) } else { Err(unanswered.join("; ")) }
+    }
+
+    /// Where the response goes: a checked URL in direct mode, nowhere in cdk-provider mode.
+    fn destination(&self, response_url: &str) -> Result<Option<Url>, String> {
+        match self.settings.mode {
+            Mode::CdkProvider => Ok(None),
+            Mode::Direct => response_url::check(response_url, &self.settings.allowed_hosts).map(Some).map_err(|r| r.to_string()),
+        }
     }
 
     /// Handles a request under the guard: the answer, or a FAILED saying why there is none.
@@ -110,10 +125,10 @@ impl Handler {
         }
     }
 
-    /// Direct mode: PUTs the response and returns null. cdk-provider mode: returns the result object, or
-    /// the Reason as the error.
-    async fn deliver(&self, response_url: &str, response: Response, deadline: Instant) -> Result<Value, String> {
-        let data = if response.no_echo { json!("(NoEcho)") } else { json!(response.data) };
+    /// Direct mode: PUTs the response to `url` and returns null. cdk-provider mode (`url` is `None`): returns
+    /// the result object, or the Reason as the error.
+    async fn deliver(&self, url: Option<Url>, response: Response, deadline: Instant) -> Result<Value, String> {
+        let data = json!(response.data);
         tracing::info!(
             status = response.status.as_str(),
             reason = response.reason.as_deref().unwrap_or(""),
@@ -121,18 +136,11 @@ impl Handler {
             data = %data,
             "response"
         );
-        if self.settings.mode == Mode::CdkProvider {
+        let Some(url) = url else {
             return match response.status {
                 Status::Success => Ok(json!({"PhysicalResourceId": response.physical_id, "Data": response.data})),
                 Status::Failed => Err(crate::response::clean_reason(response.reason.as_deref().unwrap_or("failed"))),
             };
-        }
-        let url = match check_url(response_url, &self.settings.allowed_hosts) {
-            Ok(url) => url,
-            Err(why) => {
-                tracing::error!(reason = %why, "response not sent");
-                return Ok(Value::Null);
-            }
         };
         // Leave a moment after the PUT for the runtime to hear that the invocation is done.
         let until = deadline.checked_sub(Duration::from_millis(200)).unwrap_or(deadline);
@@ -147,16 +155,18 @@ impl Handler {
 /// physical id (see [`Response::failed`]).
 async fn dispatch(req: &Request, aas: &Session) -> Response {
     let delete = req.request_type == RequestType::Delete;
-    let outcome = match req.resource_type.as_str() {
-        TARGET_TYPE if delete => target::delete(req, aas).await.map(|()| Response::done(&req.echo)),
-        TARGET_TYPE => target::put(req, aas).await,
-        POLICY_TYPE if delete => policy::delete(req, aas).await.map(|()| Response::done(&req.echo)),
-        POLICY_TYPE => policy::put(req, aas).await,
-        SCHEDULE_TYPE if delete => schedule::delete(req, aas).await.map(|()| Response::done(&req.echo)),
-        SCHEDULE_TYPE => schedule::put(req, aas).await,
+    let outcome = match &req.resource_type {
+        ResourceType::ScalableTarget if delete => target::delete(req, aas).await.map(|()| Response::done(&req.echo)),
+        ResourceType::ScalableTarget => target::put(req, aas).await,
+        ResourceType::ScalingPolicy if delete => policy::delete(req, aas).await.map(|()| Response::done(&req.echo)),
+        ResourceType::ScalingPolicy => policy::put(req, aas).await,
+        ResourceType::ScheduledAction if delete => schedule::delete(req, aas).await.map(|()| Response::done(&req.echo)),
+        ResourceType::ScheduledAction => schedule::put(req, aas).await,
         // The rollback Delete of a Create that failed for this reason: nothing was made, so nothing to do.
-        _ if delete => Ok(Response::done(&req.echo)),
-        other => Err(Error::invalid(format!("unsupported ResourceType {other:?}; this function serves {}", SUPPORTED_TYPES.join(", ")))),
+        ResourceType::Other(_) if delete => Ok(Response::done(&req.echo)),
+        ResourceType::Other(other) => {
+            Err(Error::invalid(format!("unsupported ResourceType {other:?}; this function serves {}", ResourceType::SUPPORTED.join(", "))))
+        }
     };
     outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string()))
 }

@@ -1,9 +1,14 @@
 //! Reading CloudFormation's request envelope from raw JSON, so that even a broken event can be answered.
 //!
-//! Nothing here trusts the shape of the event: each field is read on its own, and whatever could be read
-//! is kept for the FAILED response's echo fields.
+//! Nothing here trusts the shape of the event: the payload arrives as raw text, the envelope's fields are
+//! read one by one without descending into the properties, and whatever could be read is kept for the
+//! FAILED response's echo fields. Properties nested deeper than serde_json's recursion limit become a
+//! FAILED naming the property, never silence.
+
+use std::collections::HashMap;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::settings::Mode;
 
@@ -26,6 +31,45 @@ impl RequestType {
     }
 }
 
+/// The resource types this function serves, parsed once from `ResourceType`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceType {
+    /// `Custom::SageMakerScalableTarget`
+    ScalableTarget,
+    /// `Custom::SageMakerScalingPolicy`
+    ScalingPolicy,
+    /// `Custom::SageMakerScheduledAction`
+    ScheduledAction,
+    /// Anything else, as the event named it.
+    Other(String),
+}
+
+impl ResourceType {
+    /// Every type served, for the Reason of an unsupported one.
+    pub const SUPPORTED: [&str; 3] =
+        ["Custom::SageMakerScalableTarget", "Custom::SageMakerScalingPolicy", "Custom::SageMakerScheduledAction"];
+
+    /// Reads the wire name.
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "Custom::SageMakerScalableTarget" => Self::ScalableTarget,
+            "Custom::SageMakerScalingPolicy" => Self::ScalingPolicy,
+            "Custom::SageMakerScheduledAction" => Self::ScheduledAction,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::ScalableTarget => Self::SUPPORTED[0],
+            Self::ScalingPolicy => Self::SUPPORTED[1],
+            Self::ScheduledAction => Self::SUPPORTED[2],
+            Self::Other(text) => text,
+        }
+    }
+}
+
 /// The fields a response copies from its request. Empty strings where the request lacked them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Echo {
@@ -40,7 +84,8 @@ pub struct Echo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub request_type: RequestType,
-    pub resource_type: String,
+    pub resource_type: ResourceType,
+    /// Empty in `cdk-provider` mode, where the Provider framework answers CloudFormation.
     pub response_url: String,
     pub echo: Echo,
     pub properties: Value,
@@ -59,62 +104,105 @@ pub enum Envelope {
     Unreadable(String),
 }
 
+impl Envelope {
+    /// The ResponseURL to answer, if there is one.
+    pub fn response_url(&self) -> Option<&str> {
+        match self {
+            Self::Request(req) => Some(&req.response_url),
+            Self::Broken { response_url, .. } => Some(response_url),
+            Self::Unreadable(_) => None,
+        }
+    }
+}
+
+/// An object's members, each left as raw JSON until it is needed.
+type Fields = HashMap<String, Box<RawValue>>;
+
 /// Splits an invocation payload into CloudFormation requests: one for a direct invocation, one per record
 /// for an SNS-backed custom resource (`{"Records":[{"Sns":{"Message":"<request JSON>"}}]}`).
 ///
 /// In CDK's Provider framework (`Mode::CdkProvider`) the framework answers CloudFormation itself, so a
 /// request needs no ResponseURL.
-pub fn requests(event: Value, mode: Mode) -> Vec<Envelope> {
-    let records = match &event {
-        Value::Object(map) if !map.contains_key("RequestType") => map.get("Records").and_then(Value::as_array),
-        _ => None,
+pub fn requests(payload: &str, mode: Mode) -> Vec<Envelope> {
+    let Ok(fields) = serde_json::from_str::<Fields>(payload) else {
+        return vec![Envelope::Unreadable(format!("event is {}, not a CloudFormation request", kind_of(payload)))];
     };
-    match records {
-        None => vec![read(&event, mode)],
-        Some(records) => records.iter().map(|r| read_sns_record(r, mode)).collect(),
+    let records = match fields.get("Records") {
+        Some(records) if !fields.contains_key("RequestType") => records,
+        _ => return vec![read(&fields, mode)],
+    };
+    match serde_json::from_str::<Vec<Fields>>(records.get()) {
+        Ok(records) => records.iter().map(|r| read_sns_record(r, mode)).collect(),
+        Err(_) => vec![Envelope::Unreadable("Records is not a list of SNS records".into())],
     }
 }
 
-fn read_sns_record(record: &Value, mode: Mode) -> Envelope {
-    match record.pointer("/Sns/Message").and_then(Value::as_str) {
-        None => Envelope::Unreadable("SNS record has no Sns.Message string".into()),
-        Some(message) => match serde_json::from_str::<Value>(message) {
-            Ok(inner) => read(&inner, mode),
-            Err(err) => Envelope::Unreadable(format!("SNS message is not JSON: {err}")),
-        },
+fn read_sns_record(record: &Fields, mode: Mode) -> Envelope {
+    let sns = record.get("Sns").and_then(|sns| serde_json::from_str::<Fields>(sns.get()).ok());
+    let message = sns.as_ref().and_then(|sns| string(sns, "Message"));
+    let Some(message) = message else { return Envelope::Unreadable("SNS record has no Sns.Message string".into()) };
+    match serde_json::from_str::<Fields>(&message) {
+        Ok(inner) => read(&inner, mode),
+        Err(_) => Envelope::Unreadable(format!("SNS message is {}, not a CloudFormation request", kind_of(&message))),
     }
+}
+
+/// What kind of JSON value a text is, from its first character (the text may be too deep to parse).
+fn kind_of(text: &str) -> &'static str {
+    match text.trim_start().chars().next() {
+        Some('{') => "an object that is not valid JSON",
+        Some('[') => "a list",
+        Some('"') => "a string",
+        Some('t' | 'f') => "a boolean",
+        Some('n') => "null",
+        Some('-' | '0'..='9') => "a number",
+        _ => "not JSON",
+    }
+}
+
+fn string(fields: &Fields, key: &str) -> Option<String> {
+    fields.get(key).and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+}
+
+/// Reads properties into a value. Too deep for serde_json: an error naming the deepest member that could
+/// still be named (`ResourceProperties.Tags`).
+fn read_properties(fields: &Fields, key: &str) -> Result<Value, String> {
+    let Some(raw) = fields.get(key) else { return Ok(Value::Null) };
+    serde_json::from_str(raw.get()).map_err(|_| {
+        let members = serde_json::from_str::<Fields>(raw.get()).unwrap_or_default();
+        let mut names: Vec<&String> = members.keys().collect();
+        names.sort();
+        let deep = names.into_iter().find(|name| serde_json::from_str::<Value>(members[*name].get()).is_err());
+        let path = deep.map_or_else(|| key.to_owned(), |name| format!("{key}.{name}"));
+        format!("{path} is nested too deeply to read (more than 127 levels); no property of this resource takes such a value")
+    })
 }
 
 /// Reads one CloudFormation request.
-pub fn read(event: &Value, mode: Mode) -> Envelope {
-    let text = |key: &str| event.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let url = event.get("ResponseURL").and_then(Value::as_str).filter(|u| !u.is_empty());
+fn read(fields: &Fields, mode: Mode) -> Envelope {
+    let text = |key: &str| string(fields, key).unwrap_or_default();
+    let url = string(fields, "ResponseURL").filter(|u| !u.is_empty());
     let url = match (mode, url) {
-        (Mode::CdkProvider, None) if event.is_object() => Some(""),
-        _ => url,
+        (Mode::CdkProvider, None) => Some(String::new()),
+        (_, url) => url,
     };
-    let Some(response_url) = url else {
-        return Envelope::Unreadable(match event {
-            Value::Object(_) => "event has no ResponseURL string".into(),
-            other => format!("event is {}, not a CloudFormation request", crate::props::kind(other)),
-        });
-    };
+    let Some(response_url) = url else { return Envelope::Unreadable("event has no ResponseURL string".into()) };
     let echo = Echo {
         stack_id: text("StackId"),
         request_id: text("RequestId"),
         logical_id: text("LogicalResourceId"),
-        physical_id: event.get("PhysicalResourceId").and_then(Value::as_str).map(str::to_owned),
+        physical_id: string(fields, "PhysicalResourceId"),
     };
     let resource_type = text("ResourceType");
-    let raw_type = event.get("RequestType");
-    let request_type = match raw_type.and_then(Value::as_str) {
+    let raw_type = fields.get("RequestType").map(|raw| raw.get());
+    let request_type = match string(fields, "RequestType").as_deref() {
         Some("Create") => Some(RequestType::Create),
         Some("Update") => Some(RequestType::Update),
         Some("Delete") => Some(RequestType::Delete),
         _ => None,
     };
     let broken = |reason: String| Envelope::Broken {
-        response_url: response_url.to_owned(),
+        response_url: response_url.clone(),
         request_type,
         resource_type: resource_type.clone(),
         echo: echo.clone(),
@@ -123,7 +211,7 @@ pub fn read(event: &Value, mode: Mode) -> Envelope {
     let Some(kind) = request_type else {
         return broken(match raw_type {
             None => "RequestType is missing".into(),
-            Some(other) => format!("RequestType {other} is not Create, Update or Delete"),
+            Some(other) => format!("RequestType {} is not Create, Update or Delete", clip(other)),
         });
     };
     for (key, value) in [("StackId", &echo.stack_id), ("RequestId", &echo.request_id), ("LogicalResourceId", &echo.logical_id)] {
@@ -137,14 +225,25 @@ pub fn read(event: &Value, mode: Mode) -> Envelope {
     if resource_type.is_empty() {
         return broken("ResourceType is missing from the request".into());
     }
+    // Properties are never validated on Delete, and old ones only guide an Update: neither may block.
+    let properties = match (kind, read_properties(fields, "ResourceProperties")) {
+        (_, Ok(value)) => value,
+        (RequestType::Delete, Err(_)) => Value::Null,
+        (_, Err(reason)) => return broken(reason),
+    };
     Envelope::Request(Request {
         request_type: kind,
-        resource_type,
-        response_url: response_url.to_owned(),
+        resource_type: ResourceType::parse(&resource_type),
+        response_url,
         echo,
-        properties: event.get("ResourceProperties").cloned().unwrap_or(Value::Null),
-        old_properties: event.get("OldResourceProperties").cloned().unwrap_or(Value::Null),
+        properties,
+        old_properties: read_properties(fields, "OldResourceProperties").unwrap_or(Value::Null),
     })
+}
+
+/// Raw JSON of a field, short enough for a Reason.
+fn clip(raw: &str) -> String {
+    if raw.chars().count() > 64 { format!("{}...", raw.chars().take(64).collect::<String>()) } else { raw.to_owned() }
 }
 
 #[cfg(test)]
@@ -164,13 +263,34 @@ mod tests {
         })
     }
 
+    fn one(event: &Value, mode: Mode) -> Envelope {
+        let mut all = requests(&event.to_string(), mode);
+        assert_eq!(all.len(), 1);
+        all.remove(0)
+    }
+
+    /// `depth` nested lists around a number: valid JSON that serde_json's `Value` cannot hold past 128.
+    fn nested(depth: usize) -> String {
+        format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
     #[test]
     fn a_complete_request_is_read() {
-        let Envelope::Request(req) = read(&create(), Mode::Direct) else { panic!("not a request") };
+        let Envelope::Request(req) = one(&create(), Mode::Direct) else { panic!("not a request") };
         assert_eq!(req.request_type, RequestType::Create);
+        assert_eq!(req.resource_type, ResourceType::ScalableTarget);
         assert_eq!(req.echo.logical_id, "Target");
         assert_eq!(req.properties, json!({"MinCapacity": "1"}));
         assert_eq!(req.old_properties, Value::Null);
+    }
+
+    #[test]
+    fn resource_types_are_parsed_once() {
+        for text in ResourceType::SUPPORTED {
+            assert_eq!(ResourceType::parse(text).as_str(), text);
+            assert!(!matches!(ResourceType::parse(text), ResourceType::Other(_)));
+        }
+        assert_eq!(ResourceType::parse("Custom::Nope"), ResourceType::Other("Custom::Nope".into()));
     }
 
     #[test]
@@ -178,7 +298,7 @@ mod tests {
         let mut event = create();
         event["RequestType"] = json!("Upsert");
         event["PhysicalResourceId"] = json!("p-1");
-        let Envelope::Broken { reason, echo, request_type, .. } = read(&event, Mode::Direct) else { panic!("not broken") };
+        let Envelope::Broken { reason, echo, request_type, .. } = one(&event, Mode::Direct) else { panic!("not broken") };
         assert_eq!(reason, r#"RequestType "Upsert" is not Create, Update or Delete"#);
         assert_eq!(request_type, None);
         assert_eq!(echo.physical_id.as_deref(), Some("p-1"));
@@ -190,7 +310,7 @@ mod tests {
         for key in ["StackId", "RequestId", "LogicalResourceId", "ResourceType"] {
             let mut event = create();
             event.as_object_mut().unwrap().remove(key);
-            let Envelope::Broken { reason, .. } = read(&event, Mode::Direct) else { panic!("{key}: not broken") };
+            let Envelope::Broken { reason, .. } = one(&event, Mode::Direct) else { panic!("{key}: not broken") };
             assert!(reason.starts_with(key), "{reason}");
         }
     }
@@ -199,7 +319,7 @@ mod tests {
     fn update_and_delete_need_a_physical_id() {
         let mut event = create();
         event["RequestType"] = json!("Delete");
-        let Envelope::Broken { reason, .. } = read(&event, Mode::Direct) else { panic!("not broken") };
+        let Envelope::Broken { reason, .. } = one(&event, Mode::Direct) else { panic!("not broken") };
         assert_eq!(reason, "PhysicalResourceId is missing from the Delete request");
     }
 
@@ -207,19 +327,48 @@ mod tests {
     fn no_response_url_is_unreadable() {
         let mut event = create();
         event.as_object_mut().unwrap().remove("ResponseURL");
-        assert!(matches!(read(&event, Mode::Direct), Envelope::Unreadable(_)));
-        assert!(matches!(read(&json!([1, 2]), Mode::Direct), Envelope::Unreadable(_)));
-        assert!(matches!(read(&json!({"ResponseURL": 5}), Mode::Direct), Envelope::Unreadable(_)));
+        assert!(matches!(one(&event, Mode::Direct), Envelope::Unreadable(_)));
+        assert!(matches!(one(&json!([1, 2]), Mode::Direct), Envelope::Unreadable(_)));
+        assert!(matches!(one(&json!({"ResponseURL": 5}), Mode::Direct), Envelope::Unreadable(_)));
+        assert!(matches!(requests("not json", Mode::Direct)[..], [Envelope::Unreadable(_)]));
     }
 
     #[test]
     fn sns_records_are_unwrapped_one_request_each() {
         let message = create().to_string();
         let event = json!({"Records": [{"Sns": {"Message": message}}, {"Sns": {"Message": "not json"}}]});
-        let all = requests(event, Mode::Direct);
+        let all = requests(&event.to_string(), Mode::Direct);
         assert_eq!(all.len(), 2);
         assert!(matches!(all[0], Envelope::Request(_)));
         assert!(matches!(all[1], Envelope::Unreadable(_)));
-        assert_eq!(requests(create(), Mode::Direct).len(), 1);
+    }
+
+    #[test]
+    fn properties_too_deep_for_serde_json_are_a_failed_naming_the_property() {
+        assert!(serde_json::from_str::<Value>(&nested(200)).is_err(), "the premise: Value stops at 128 levels");
+        let event = create().to_string().replace(r#"{"MinCapacity":"1"}"#, &format!(r#"{{"MinCapacity":"1","Tags":{}}}"#, nested(200)));
+        let Envelope::Broken { reason, response_url, echo, .. } = requests(&event, Mode::Direct).remove(0) else { panic!("not broken") };
+        assert!(reason.starts_with("ResourceProperties.Tags is nested too deeply"), "{reason}");
+        assert!(response_url.starts_with("https://"));
+        assert_eq!(echo.request_id, "r-1");
+        let whole = create().to_string().replace(r#"{"MinCapacity":"1"}"#, &nested(300));
+        let Envelope::Broken { reason, .. } = requests(&whole, Mode::Direct).remove(0) else { panic!("not broken") };
+        assert!(reason.starts_with("ResourceProperties is nested too deeply"), "{reason}");
+    }
+
+    #[test]
+    fn a_delete_with_deep_properties_is_still_a_request() {
+        let mut event = create();
+        event["RequestType"] = json!("Delete");
+        event["PhysicalResourceId"] = json!("p-1");
+        let text = event.to_string().replace(r#"{"MinCapacity":"1"}"#, &nested(500));
+        let Envelope::Request(req) = requests(&text, Mode::Direct).remove(0) else { panic!("not a request") };
+        assert_eq!(req.properties, Value::Null);
+    }
+
+    #[test]
+    fn a_deep_unrelated_field_does_not_stop_the_envelope() {
+        let text = create().to_string().replacen('{', &format!(r#"{{"Extra":{},"#, nested(1000)), 1);
+        assert!(matches!(requests(&text, Mode::Direct)[..], [Envelope::Request(_)]));
     }
 }

@@ -34,7 +34,6 @@ pub struct Response {
     pub reason: Option<String>,
     pub physical_id: String,
     pub echo: Echo,
-    pub no_echo: bool,
     /// `Fn::GetAtt` attributes.
     pub data: BTreeMap<String, String>,
 }
@@ -42,7 +41,7 @@ pub struct Response {
 impl Response {
     /// A SUCCESS with the resource's physical id and attributes.
     pub fn success(echo: &Echo, physical_id: impl Into<String>, data: BTreeMap<String, String>) -> Self {
-        Self { status: Status::Success, reason: None, physical_id: physical_id.into(), echo: echo.clone(), no_echo: false, data }
+        Self { status: Status::Success, reason: None, physical_id: physical_id.into(), echo: echo.clone(), data }
     }
 
     /// A SUCCESS that keeps the request's own physical id (Delete).
@@ -58,7 +57,7 @@ impl Response {
             (_, Some(id)) if id.is_empty() => failed_create_id(echo),
             (_, Some(id)) => id.clone(),
         };
-        Self { status: Status::Failed, reason: Some(reason.into()), physical_id, echo: echo.clone(), no_echo: false, data: BTreeMap::new() }
+        Self { status: Status::Failed, reason: Some(reason.into()), physical_id, echo: echo.clone(), data: BTreeMap::new() }
     }
 
     /// The JSON body to PUT, at most [`MAX_BODY`] bytes: the Reason is cut first (on a character boundary);
@@ -91,7 +90,8 @@ impl Response {
         body.insert("StackId".into(), json!(self.echo.stack_id));
         body.insert("RequestId".into(), json!(self.echo.request_id));
         body.insert("LogicalResourceId".into(), json!(self.echo.logical_id));
-        body.insert("NoEcho".into(), json!(self.no_echo));
+        // The function never hides its Data (none of it is secret), so NoEcho is always false.
+        body.insert("NoEcho".into(), json!(false));
         body.insert("Data".into(), Value::Object(self.data.iter().map(|(k, v)| (k.clone(), json!(v))).collect()));
         Value::Object(body).to_string()
     }

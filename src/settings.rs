@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::response_url::AllowedHost;
+
 /// How the function answers CloudFormation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -17,15 +19,21 @@ pub struct Settings {
     pub mode: Mode,
     /// Time reserved before the invocation deadline for sending FAILED.
     pub margin: Duration,
-    /// Extra ResponseURL hosts (`RESPONSE_URL_ALLOWED_HOSTS`), lowercase.
-    pub allowed_hosts: Vec<String>,
+    /// Extra ResponseURL hosts (`RESPONSE_URL_ALLOWED_HOSTS`).
+    pub allowed_hosts: Vec<AllowedHost>,
+    /// The time limit of one AWS call attempt (`AWS_ATTEMPT_TIMEOUT_MS`): a hung connection is retried
+    /// instead of using up the invocation.
+    pub attempt_timeout: Duration,
 }
 
 /// The default deadline margin: enough for one PUT to S3 with a retry.
 pub const DEFAULT_MARGIN: Duration = Duration::from_secs(3);
+/// The default time limit of one AWS call attempt: Application Auto Scaling answers in well under a second.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
 
 impl Settings {
-    /// Reads `CUSTOM_RESOURCE_MODE`, `DEADLINE_MARGIN_MS` and `RESPONSE_URL_ALLOWED_HOSTS` through `var`.
+    /// Reads `CUSTOM_RESOURCE_MODE`, `DEADLINE_MARGIN_MS`, `AWS_ATTEMPT_TIMEOUT_MS` and `RESPONSE_URL_ALLOWED_HOSTS`
+    /// through `var`.
     ///
     /// # Errors
     /// A message naming the variable whose value is not accepted.
@@ -35,14 +43,15 @@ impl Settings {
             Some("cdk-provider") => Mode::CdkProvider,
             Some(other) => return Err(format!("CUSTOM_RESOURCE_MODE {other:?} is not direct or cdk-provider")),
         };
-        let margin = match var("DEADLINE_MARGIN_MS") {
-            None => DEFAULT_MARGIN,
-            Some(ms) => {
-                Duration::from_millis(ms.trim().parse().map_err(|_| format!("DEADLINE_MARGIN_MS {ms:?} is not a number of milliseconds"))?)
-            }
-        };
-        let allowed_hosts = var("RESPONSE_URL_ALLOWED_HOSTS").unwrap_or_default().split(',').filter_map(host_only).collect();
-        Ok(Self { mode, margin, allowed_hosts })
+        let margin = millis(&var, "DEADLINE_MARGIN_MS")?.unwrap_or(DEFAULT_MARGIN);
+        let attempt_timeout = millis(&var, "AWS_ATTEMPT_TIMEOUT_MS")?.filter(|d| !d.is_zero()).unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
+        let mut allowed_hosts = Vec::new();
+        for entry in var("RESPONSE_URL_ALLOWED_HOSTS").unwrap_or_default().split(',').filter(|e| !e.trim().is_empty()) {
+            let host = AllowedHost::parse(entry)
+                .ok_or_else(|| format!("RESPONSE_URL_ALLOWED_HOSTS entry {entry:?} is not a host or host:port"))?;
+            allowed_hosts.push(host);
+        }
+        Ok(Self { mode, margin, allowed_hosts, attempt_timeout })
     }
 
     /// Reads the process environment.
@@ -54,18 +63,10 @@ impl Settings {
     }
 }
 
-/// A host from an allow-list entry, lowercase: `127.0.0.1:9000` and `[::1]` are taken as `127.0.0.1` and `::1`,
-/// since the list names hosts and a port would never match.
-fn host_only(entry: &str) -> Option<String> {
-    let entry = entry.trim().to_ascii_lowercase();
-    let host = match entry.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
-        None => match entry.rsplit_once(':') {
-            Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host.to_owned(),
-            _ => entry,
-        },
-    };
-    (!host.is_empty()).then_some(host)
+fn millis(var: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<Duration>, String> {
+    var(name)
+        .map(|ms| ms.trim().parse().map(Duration::from_millis).map_err(|_| format!("{name} {ms:?} is not a number of milliseconds")))
+        .transpose()
 }
 
 #[cfg(test)]
@@ -82,6 +83,7 @@ mod tests {
     fn defaults() {
         let s = read(&[]).unwrap();
         assert_eq!((s.mode, s.margin, s.allowed_hosts.len()), (Mode::Direct, DEFAULT_MARGIN, 0));
+        assert_eq!(s.attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
     }
 
     #[test]
@@ -94,10 +96,15 @@ mod tests {
         .unwrap();
         assert_eq!(s.mode, Mode::CdkProvider);
         assert_eq!(s.margin, Duration::from_millis(1500));
-        assert_eq!(s.allowed_hosts, vec!["127.0.0.1", "example.com"]);
+        let hosts: Vec<&str> = s.allowed_hosts.iter().map(|a| a.host.as_str()).collect();
+        assert_eq!(hosts, vec!["127.0.0.1", "example.com"]);
         assert!(read(&[("CUSTOM_RESOURCE_MODE", "sns")]).unwrap_err().contains("CUSTOM_RESOURCE_MODE"));
         let ports = read(&[("RESPONSE_URL_ALLOWED_HOSTS", "127.0.0.1:9000, [::1]:8443,::1,localhost")]).unwrap();
-        assert_eq!(ports.allowed_hosts, vec!["127.0.0.1", "::1", "::1", "localhost"]);
+        let pairs: Vec<(&str, Option<u16>)> = ports.allowed_hosts.iter().map(|a| (a.host.as_str(), a.port)).collect();
+        assert_eq!(pairs, vec![("127.0.0.1", Some(9000)), ("::1", Some(8443)), ("::1", None), ("localhost", None)]);
+        assert!(read(&[("RESPONSE_URL_ALLOWED_HOSTS", "a/b")]).unwrap_err().contains("RESPONSE_URL_ALLOWED_HOSTS"));
+        assert_eq!(read(&[("AWS_ATTEMPT_TIMEOUT_MS", "1500")]).unwrap().attempt_timeout, Duration::from_millis(1500));
+        assert!(read(&[("AWS_ATTEMPT_TIMEOUT_MS", "x")]).unwrap_err().contains("AWS_ATTEMPT_TIMEOUT_MS"));
         assert!(read(&[("DEADLINE_MARGIN_MS", "3s")]).unwrap_err().contains("DEADLINE_MARGIN_MS"));
     }
 }

@@ -2,7 +2,7 @@
 //! It never PUTs; it returns `{"PhysicalResourceId", "Data"}` or fails the invocation with the Reason.
 //! The same events/ files pass in both modes.
 
-mod support;
+use cfn_sma_testkit as support;
 
 use std::time::Duration;
 

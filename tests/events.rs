@@ -1,7 +1,7 @@
 //! Every file in events/ is a real, replayable CloudFormation request: played in order against the compiled
 //! bootstrap, each one succeeds and leaves the state it describes.
 
-mod support;
+use cfn_sma_testkit as support;
 
 use serde_json::Value;
 use support::{Event, Function};

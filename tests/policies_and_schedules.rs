@@ -1,7 +1,7 @@
 //! End-to-end: `Custom::SageMakerScalingPolicy` and `Custom::SageMakerScheduledAction` through the compiled
 //! bootstrap against the emulator: every lifecycle, every validation.
 
-mod support;
+use cfn_sma_testkit as support;
 
 use serde_json::{Value, json};
 use support::{Event, Function, Stack, VARIANT_DIM, target_id, variant};

@@ -2,11 +2,12 @@
 //! never panics, and whenever a ResponseURL is readable there is exactly one response whose echo fields
 //! are the request's.
 
-use cfn_sagemaker_autoscaling::aas::Described;
+use cfn_sagemaker_autoscaling::model::target_spec::{Described, OWNER_LOGICAL_TAG, OWNER_STACK_TAG, Suspended};
+use cfn_sagemaker_autoscaling::model::target_spec::{Owner, Tags, TargetSpec};
 use cfn_sagemaker_autoscaling::request::{Envelope, RequestType, requests};
 use cfn_sagemaker_autoscaling::response::{MAX_BODY, Response};
 use cfn_sagemaker_autoscaling::settings::Mode;
-use cfn_sagemaker_autoscaling::target::{self, Current, DeletePlan, Owner, Suspended, Tags, TargetSpec};
+use cfn_sagemaker_autoscaling::target::{self, Current, DeletePlan};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -113,7 +114,7 @@ proptest! {
 
     #[test]
     fn any_event_gets_exactly_one_well_formed_answer(event in any_event()) {
-        let envelopes = requests(event.clone(), Mode::Direct);
+        let envelopes = requests(&event.to_string(), Mode::Direct);
         prop_assert_eq!(envelopes.len(), 1);
         let readable_url = event.get("ResponseURL").and_then(Value::as_str).is_some_and(|u| !u.is_empty());
         match &envelopes[0] {
@@ -132,7 +133,7 @@ proptest! {
                         // Planning against every kind of current state never panics.
                         for current in [None, Some(current(Tags::new())), Some(current(owner_tags(&me)))] {
                             let _ = target::plan_create(&spec, &me, current.as_ref());
-                            let _ = target::plan_update(&spec, &target::old_tags(&req.old_properties), &me, current.as_ref());
+                            let _ = target::plan_update(&spec, &cfn_sagemaker_autoscaling::model::target_spec::old_tags(&req.old_properties), &me, current.as_ref());
                         }
                         Response::success(&req.echo, spec.id.physical_id(), Default::default())
                     }
@@ -147,9 +148,9 @@ proptest! {
 
     #[test]
     fn any_json_as_an_event_or_in_sns_never_panics(value in any_json()) {
-        let _ = requests(value.clone(), Mode::Direct);
-        let _ = requests(value.clone(), Mode::CdkProvider);
-        let _ = requests(json!({"Records": [{"Sns": {"Message": value.to_string()}}, value]}), Mode::Direct);
+        let _ = requests(&value.to_string(), Mode::Direct);
+        let _ = requests(&value.to_string(), Mode::CdkProvider);
+        let _ = requests(&json!({"Records": [{"Sns": {"Message": value.to_string()}}, value]}).to_string(), Mode::Direct);
     }
 
     #[test]
@@ -162,21 +163,21 @@ proptest! {
             Err(err) => prop_assert!(!err.to_string().is_empty()),
         }
         // The policy and scheduled-action readers take the same abuse.
-        if let Err(err) = cfn_sagemaker_autoscaling::policy::PolicySpec::from_properties(&props) {
+        if let Err(err) = cfn_sagemaker_autoscaling::model::policy_spec::PolicySpec::from_properties(&props) {
             prop_assert!(!err.to_string().is_empty());
         }
-        if let Ok(action) = cfn_sagemaker_autoscaling::schedule::ActionSpec::from_properties(&props) {
-            prop_assert_eq!(cfn_sagemaker_autoscaling::schedule::parse_physical_id(&action.physical_id()), Some((action.name.clone(), action.target.clone())));
+        if let Ok(action) = cfn_sagemaker_autoscaling::model::action_spec::ActionSpec::from_properties(&props) {
+            prop_assert_eq!(cfn_sagemaker_autoscaling::model::action_spec::parse_physical_id(&action.physical_id()), Some((action.name.clone(), action.target.clone())));
         }
     }
 
     #[test]
     fn any_schedule_or_time_text_is_accepted_or_named(text in "\\PC{0,40}", prefix in prop_oneof![Just("at("), Just("cron("), Just("rate("), Just("")]) {
         let schedule = format!("{prefix}{text})");
-        if let Err(err) = cfn_sagemaker_autoscaling::schedule::check_schedule(&schedule) {
+        if let Err(err) = cfn_sagemaker_autoscaling::model::action_spec::check_schedule(&schedule) {
             prop_assert!(err.to_string().starts_with("Schedule "));
         }
-        if let Err(err) = cfn_sagemaker_autoscaling::schedule::parse_time(&text, "StartTime") {
+        if let Err(err) = cfn_sagemaker_autoscaling::model::action_spec::parse_time(&text, "StartTime") {
             prop_assert!(err.to_string().starts_with("StartTime "));
         }
     }
@@ -191,10 +192,7 @@ proptest! {
 }
 
 fn owner_tags(owner: &Owner) -> Tags {
-    Tags::from([
-        (target::OWNER_STACK_TAG.to_owned(), owner.stack_id.clone()),
-        (target::OWNER_LOGICAL_TAG.to_owned(), owner.logical_id.clone()),
-    ])
+    Tags::from([(OWNER_STACK_TAG.to_owned(), owner.stack_id.clone()), (OWNER_LOGICAL_TAG.to_owned(), owner.logical_id.clone())])
 }
 
 fn current(tags: Tags) -> Current {

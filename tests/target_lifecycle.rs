@@ -1,7 +1,7 @@
 //! End-to-end: the compiled bootstrap, driven through a loopback Runtime API, against the emulator.
 //! Every lifecycle of `Custom::SageMakerScalableTarget` in the contract.
 
-mod support;
+use cfn_sma_testkit as support;
 
 use serde_json::{Value, json};
 use support::{Function, SIGNATURE, Stack, TARGET, VARIANT_DIM, target_id, variant};

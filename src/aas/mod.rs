@@ -1,28 +1,34 @@
 //! The shell around Application Auto Scaling: one method per call, each retried while the error is
 //! transient and time remains. Decisions about *which* calls to make live in the resource modules.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_applicationautoscaling::Client;
-use aws_sdk_applicationautoscaling::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_applicationautoscaling::config::http::HttpResponse;
+use aws_sdk_applicationautoscaling::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_applicationautoscaling::primitives::DateTime;
 use aws_sdk_applicationautoscaling::types::{
-    self as sdk, PolicyType, ScalableDimension as SdkDimension, ScalableTargetAction, ServiceNamespace, SuspendedState,
+    PolicyType, ScalableDimension as SdkDimension, ScalableTargetAction, ServiceNamespace, SuspendedState,
 };
 use tokio::time::Instant;
 
+use crate::backoff::delay_before;
+use crate::model::action_spec::ActionSpec;
+use crate::model::policy_spec::{PolicyConfig, PolicySpec};
+use crate::model::target_spec::{Described, Registration, Suspended};
 use crate::model::{ScalableDimension, TargetId};
-use crate::policy::{Metric, PolicyConfig, PolicySpec, StepScaling, TargetTracking};
-use crate::schedule::ActionSpec;
-use crate::target::{Registration, Suspended};
 use crate::{Error, Result, error::Retry};
 
-/// The first backoff step; doubled per attempt up to [`MAX_BACKOFF`], then fully jittered.
-const BASE_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_BACKOFF: Duration = Duration::from_secs(4);
+mod convert;
+mod errors;
+
+use convert::{sdk_step_scaling, sdk_target_tracking, to_hash_map};
+use errors::classify;
+pub use errors::retry_for;
+
 /// A bound on attempts, in case the clock says there is always time left.
 const MAX_ATTEMPTS: u32 = 40;
 
@@ -40,15 +46,6 @@ impl Progress {
     pub fn current(&self) -> Option<&'static str> {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// A scalable target as DescribeScalableTargets shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Described {
-    pub arn: String,
-    pub min: i32,
-    pub max: i32,
-    pub suspended: Suspended,
 }
 
 /// Application Auto Scaling calls for one event: retried until `until`, reporting progress.
@@ -303,12 +300,11 @@ impl Session {
     /// Runs one operation, retrying transient errors with jittered exponential backoff while a retry can
     /// still finish before `until`. Kept small: it is instantiated once per operation, so the decisions
     /// live in the non-generic [`Session::retry_delay`].
-    async fn call<T, E, R, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T>
+    async fn call<T, E, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = std::result::Result<T, SdkError<E, R>>>,
+        Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
     {
         self.progress.set(Some(operation));
         let mut tries = 0;
@@ -331,10 +327,7 @@ impl Session {
     /// finish before `until`.
     fn retry_delay(&self, operation: &'static str, tries: u32, err: &Error) -> Option<Duration> {
         let Error::Aws { retry: Retry::Transient, .. } = err else { return None };
-        let delay = backoff(tries, jitter());
-        if tries >= MAX_ATTEMPTS || Instant::now() + delay >= self.until {
-            return None;
-        }
+        let delay = delay_before(tries, MAX_ATTEMPTS, Instant::now(), self.until)?;
         tracing::warn!(operation, attempt = tries, delay_ms = delay.as_millis() as u64, error = %err, "transient error, retrying");
         Some(delay)
     }
@@ -360,136 +353,6 @@ fn missing_target(err: Error, id: &TargetId) -> Error {
     if err.is_not_found() { not_registered(id) } else { err }
 }
 
-fn sdk_target_tracking(t: &TargetTracking) -> Result<sdk::TargetTrackingScalingPolicyConfiguration> {
-    let mut config = sdk::TargetTrackingScalingPolicyConfiguration::builder()
-        .target_value(t.target_value)
-        .set_scale_in_cooldown(t.scale_in_cooldown)
-        .set_scale_out_cooldown(t.scale_out_cooldown)
-        .set_disable_scale_in(t.disable_scale_in);
-    config = match &t.metric {
-        Metric::Predefined { metric, resource_label } => config.predefined_metric_specification(
-            sdk::PredefinedMetricSpecification::builder()
-                .predefined_metric_type(sdk::MetricType::from(metric.as_str()))
-                .set_resource_label(resource_label.clone())
-                .build()
-                .map_err(build_error)?,
-        ),
-        Metric::Customized(m) => {
-            let dimensions = m
-                .dimensions
-                .iter()
-                .map(|(n, v)| sdk::MetricDimension::builder().name(n).value(v).build())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(build_error)?;
-            config.customized_metric_specification(
-                sdk::CustomizedMetricSpecification::builder()
-                    .metric_name(&m.metric_name)
-                    .namespace(&m.namespace)
-                    .set_dimensions(Some(dimensions))
-                    .statistic(sdk::MetricStatistic::from(m.statistic.as_str()))
-                    .set_unit(m.unit.clone())
-                    .build(),
-            )
-        }
-    };
-    config.build().map_err(build_error)
-}
-
-fn sdk_step_scaling(s: &StepScaling) -> Result<sdk::StepScalingPolicyConfiguration> {
-    let steps = s
-        .steps
-        .iter()
-        .map(|step| {
-            sdk::StepAdjustment::builder()
-                .set_metric_interval_lower_bound(step.lower)
-                .set_metric_interval_upper_bound(step.upper)
-                .scaling_adjustment(step.adjustment)
-                .build()
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(build_error)?;
-    Ok(sdk::StepScalingPolicyConfiguration::builder()
-        .adjustment_type(sdk::AdjustmentType::from(s.adjustment_type.as_str()))
-        .set_cooldown(s.cooldown)
-        .set_metric_aggregation_type(s.metric_aggregation_type.as_deref().map(sdk::MetricAggregationType::from))
-        .set_min_adjustment_magnitude(s.min_adjustment_magnitude)
-        .set_step_adjustments(Some(steps))
-        .build())
-}
-
-/// The SDK's builders check required fields that validation has already checked; should one still
-/// complain, it becomes a FAILED rather than a panic.
-fn build_error(err: aws_sdk_applicationautoscaling::error::BuildError) -> Error {
-    Error::invalid(format!("cannot build the request: {err}"))
-}
-
-fn to_hash_map(tags: &BTreeMap<String, String>) -> HashMap<String, String> {
-    tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-impl From<&SuspendedState> for Suspended {
-    fn from(s: &SuspendedState) -> Self {
-        Self {
-            dynamic_in: s.dynamic_scaling_in_suspended().unwrap_or(false),
-            dynamic_out: s.dynamic_scaling_out_suspended().unwrap_or(false),
-            scheduled: s.scheduled_scaling_suspended().unwrap_or(false),
-        }
-    }
-}
-
-/// Turns an SDK error into the crate's error, deciding whether it is worth retrying.
-fn classify<E, R>(operation: &'static str, err: &SdkError<E, R>) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    match err {
-        SdkError::ServiceError(ctx) => {
-            let code = ctx.err().code().unwrap_or("UnknownError").to_owned();
-            let message = ctx.err().message().unwrap_or_default().to_owned();
-            let retry = retry_for(&code, &message);
-            Error::Aws { operation, code, message, retry }
-        }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-            Error::Aws { operation, code: "NetworkError".into(), message: DisplayErrorContext(err).to_string(), retry: Retry::Transient }
-        }
-        _ => Error::Aws { operation, code: "SdkError".into(), message: DisplayErrorContext(err).to_string(), retry: Retry::Final },
-    }
-}
-
-/// Which service errors are worth another attempt. LimitExceededException is a quota, not throttling:
-/// retrying it only delays the same answer.
-pub fn retry_for(code: &str, message: &str) -> Retry {
-    match code {
-        "ThrottlingException"
-        | "Throttling"
-        | "TooManyRequestsException"
-        | "RequestLimitExceeded"
-        | "ConcurrentUpdateException"
-        | "InternalServiceException"
-        | "InternalFailure"
-        | "ServiceUnavailable" => Retry::Transient,
-        // IAM propagation: a role created in the same stack is not usable for a few seconds.
-        "ValidationException" if message.contains("Unable to assume IAM role") => Retry::Transient,
-        "ObjectNotFoundException" | "ResourceNotFoundException" => Retry::NotFound,
-        _ => Retry::Final,
-    }
-}
-
-/// The delay before retry number `attempt` (1-based): full jitter over an exponentially growing cap.
-/// `jitter` is in `[0, 1)`.
-pub fn backoff(attempt: u32, jitter: f64) -> Duration {
-    let cap = BASE_BACKOFF.saturating_mul(1 << attempt.min(16)).min(MAX_BACKOFF);
-    cap.mul_f64(jitter.clamp(0.0, 1.0)).max(Duration::from_millis(10))
-}
-
-/// A number in `[0, 1)`, different per call and per process; no need for a cryptographic source here.
-pub fn jitter() -> f64 {
-    use std::hash::{BuildHasher, RandomState};
-    let bits = RandomState::new().hash_one(std::time::SystemTime::now());
-    (bits >> 11) as f64 / (1u64 << 53) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,15 +366,5 @@ mod tests {
         assert_eq!(retry_for("ValidationException", "Unable to assume IAM role: arn:aws:iam::1:role/r"), Retry::Transient);
         assert_eq!(retry_for("ValidationException", "MinCapacity too large"), Retry::Final);
         assert_eq!(retry_for("ObjectNotFoundException", ""), Retry::NotFound);
-    }
-
-    #[test]
-    fn backoff_grows_is_capped_and_jittered() {
-        assert_eq!(backoff(1, 0.999), BASE_BACKOFF.saturating_mul(2).mul_f64(0.999));
-        assert!(backoff(3, 0.999) > backoff(2, 0.999));
-        assert_eq!(backoff(30, 0.5), MAX_BACKOFF / 2);
-        assert_eq!(backoff(5, 0.0), Duration::from_millis(10));
-        let a = jitter();
-        assert!((0.0..1.0).contains(&a));
     }
 }

@@ -1,11 +1,20 @@
-//! Validated SageMaker scaling identities: resource ids, scalable dimensions and the target's physical id.
+//! The model: what the template asks for, validated once ([`target_spec`], [`policy_spec`], [`action_spec`]),
+//! and the identities they share (resource ids, scalable dimensions, the target's physical id).
 //!
 //! Each type can only hold a value Application Auto Scaling accepts for SageMaker, so code past the
-//! boundary never re-checks them.
+//! boundary never re-checks them. Nothing here calls AWS: the shell (the `aas` module) takes these types in
+//! and gives observed state back in them.
 
 use std::fmt;
 
+use serde_json::Value;
+
+use crate::props::Props;
 use crate::{Error, Result};
+
+pub mod action_spec;
+pub mod policy_spec;
+pub mod target_spec;
 
 /// The only service namespace this function manages.
 pub const NAMESPACE: &str = "sagemaker";
@@ -192,6 +201,88 @@ impl fmt::Display for TargetId {
     }
 }
 
+/// The properties that name the target of a policy or scheduled action.
+pub const TARGET_REFERENCE: [&str; 4] = ["ScalingTargetId", "ResourceId", "ScalableDimension", "ServiceNamespace"];
+
+impl TargetId {
+    /// Reads the target a policy or scheduled action applies to: `ScalingTargetId` (a target's physical id,
+    /// from this function or from the native `AWS::ApplicationAutoScaling::ScalableTarget`), or `ResourceId`
+    /// with an optional `ScalableDimension` (default from the id) and `ServiceNamespace` (`sagemaker`).
+    ///
+    /// # Errors
+    /// `Invalid` naming the property that is missing, malformed, or given twice.
+    pub fn from_reference(props: &Props<'_>) -> Result<Self> {
+        let explicit = ["ResourceId", "ScalableDimension", "ServiceNamespace"].into_iter().find(|k| props.has(k));
+        if let Some(text) = props.string("ScalingTargetId")? {
+            if let Some(other) = explicit {
+                return Err(Error::invalid(format!("ScalingTargetId and {other} cannot both be set; name the target one way")));
+            }
+            return Self::from_physical_id(&text).ok_or_else(|| {
+                Error::invalid(format!(
+                    "ScalingTargetId {text:?} is not a SageMaker scalable target id; expected <ResourceId>|<ScalableDimension>|sagemaker"
+                ))
+            });
+        }
+        let Some(resource) = props.string("ResourceId")? else {
+            return Err(Error::invalid("ScalingTargetId is required (or ResourceId with ScalableDimension and ServiceNamespace)"));
+        };
+        Self::from_parts(props, ResourceId::parse(&resource, "ResourceId")?)
+    }
+
+    /// Completes a resource id with `ScalableDimension` (default from the id) and checks `ServiceNamespace`.
+    ///
+    /// # Errors
+    /// `Invalid` naming the dimension or namespace that is wrong or does not fit.
+    pub fn from_parts(props: &Props<'_>, resource: ResourceId) -> Result<Self> {
+        let dimension = match props.string("ScalableDimension")? {
+            Some(text) => ScalableDimension::parse(&text, "ScalableDimension")?,
+            None => resource.default_dimension(),
+        };
+        if let Some(namespace) = props.string("ServiceNamespace")?
+            && namespace != NAMESPACE
+        {
+            return Err(Error::invalid(format!("ServiceNamespace {namespace:?} is not supported; use {NAMESPACE:?}")));
+        }
+        Self::new(resource, dimension)
+    }
+}
+
+/// The start every policy and scheduled action shares: the properties object, checked against `own`
+/// properties plus the target reference, the name under `name_key` (checked), and the target.
+///
+/// # Errors
+/// `Invalid` naming the first property that is wrong.
+pub fn named_target<'a>(value: &'a Value, own: &[&str], name_key: &str) -> Result<(Props<'a>, String, TargetId)> {
+    let props = Props::object(value, "ResourceProperties")?;
+    let known: Vec<&str> = own.iter().chain(TARGET_REFERENCE.iter()).copied().collect();
+    props.only(&known)?;
+    let name = props.required_string(name_key)?;
+    check_action_name(&name, name_key)?;
+    let target = TargetId::from_reference(&props)?;
+    Ok((props, name, target))
+}
+
+/// Checks a policy or scheduled action name as Application Auto Scaling does: 1 to 256 characters, no
+/// control characters, no `:`, `/` or `|`, no leading or trailing spaces. (This also keeps physical ids
+/// that embed the name unambiguous.)
+///
+/// # Errors
+/// `Invalid` naming `property`.
+pub fn check_action_name(name: &str, property: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 256
+        && !name.chars().any(|c| c.is_control() || matches!(c, ':' | '/' | '|'))
+        && !name.starts_with(' ')
+        && !name.ends_with(' ');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{property} {name:?} is not valid: use 1 to 256 characters without ':', '/', '|', control characters or surrounding spaces"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,95 +347,12 @@ mod tests {
     }
 }
 
-/// The properties that name the target of a policy or scheduled action.
-pub const TARGET_REFERENCE: [&str; 4] = ["ScalingTargetId", "ResourceId", "ScalableDimension", "ServiceNamespace"];
-
-impl TargetId {
-    /// Reads the target a policy or scheduled action applies to: `ScalingTargetId` (a target's physical id,
-    /// from this function or from the native `AWS::ApplicationAutoScaling::ScalableTarget`), or `ResourceId`
-    /// with an optional `ScalableDimension` (default from the id) and `ServiceNamespace` (`sagemaker`).
-    ///
-    /// # Errors
-    /// `Invalid` naming the property that is missing, malformed, or given twice.
-    pub fn from_reference(props: &crate::props::Props<'_>) -> Result<Self> {
-        let explicit = ["ResourceId", "ScalableDimension", "ServiceNamespace"].into_iter().find(|k| props.has(k));
-        if let Some(text) = props.string("ScalingTargetId")? {
-            if let Some(other) = explicit {
-                return Err(Error::invalid(format!("ScalingTargetId and {other} cannot both be set; name the target one way")));
-            }
-            return Self::from_physical_id(&text).ok_or_else(|| {
-                Error::invalid(format!(
-                    "ScalingTargetId {text:?} is not a SageMaker scalable target id; expected <ResourceId>|<ScalableDimension>|sagemaker"
-                ))
-            });
-        }
-        let Some(resource) = props.string("ResourceId")? else {
-            return Err(Error::invalid("ScalingTargetId is required (or ResourceId with ScalableDimension and ServiceNamespace)"));
-        };
-        Self::from_parts(props, ResourceId::parse(&resource, "ResourceId")?)
-    }
-
-    /// Completes a resource id with `ScalableDimension` (default from the id) and checks `ServiceNamespace`.
-    ///
-    /// # Errors
-    /// `Invalid` naming the dimension or namespace that is wrong or does not fit.
-    pub fn from_parts(props: &crate::props::Props<'_>, resource: ResourceId) -> Result<Self> {
-        let dimension = match props.string("ScalableDimension")? {
-            Some(text) => ScalableDimension::parse(&text, "ScalableDimension")?,
-            None => resource.default_dimension(),
-        };
-        if let Some(namespace) = props.string("ServiceNamespace")?
-            && namespace != NAMESPACE
-        {
-            return Err(Error::invalid(format!("ServiceNamespace {namespace:?} is not supported; use {NAMESPACE:?}")));
-        }
-        Self::new(resource, dimension)
-    }
-}
-
-/// The start every policy and scheduled action shares: the properties object, checked against `own`
-/// properties plus the target reference, the name under `name_key` (checked), and the target.
-///
-/// # Errors
-/// `Invalid` naming the first property that is wrong.
-pub fn named_target<'a>(value: &'a serde_json::Value, own: &[&str], name_key: &str) -> Result<(crate::props::Props<'a>, String, TargetId)> {
-    let props = crate::props::Props::object(value, "ResourceProperties")?;
-    let known: Vec<&str> = own.iter().chain(TARGET_REFERENCE.iter()).copied().collect();
-    props.only(&known)?;
-    let name = props.required_string(name_key)?;
-    check_action_name(&name, name_key)?;
-    let target = TargetId::from_reference(&props)?;
-    Ok((props, name, target))
-}
-
-/// Checks a policy or scheduled action name as Application Auto Scaling does: 1 to 256 characters, no
-/// control characters, no `:`, `/` or `|`, no leading or trailing spaces. (This also keeps physical ids
-/// that embed the name unambiguous.)
-///
-/// # Errors
-/// `Invalid` naming `property`.
-pub fn check_action_name(name: &str, property: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= 256
-        && !name.chars().any(|c| c.is_control() || matches!(c, ':' | '/' | '|'))
-        && !name.starts_with(' ')
-        && !name.ends_with(' ');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "{property} {name:?} is not valid: use 1 to 256 characters without ':', '/', '|', control characters or surrounding spaces"
-        )))
-    }
-}
-
 #[cfg(test)]
 mod reference_tests {
     use super::*;
-    use crate::props::Props;
     use serde_json::json;
 
-    fn read(value: serde_json::Value) -> Result<TargetId> {
+    fn read(value: Value) -> Result<TargetId> {
         TargetId::from_reference(&Props::object(&value, "ResourceProperties").unwrap())
     }
 

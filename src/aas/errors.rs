@@ -1,0 +1,84 @@
+//! What an SDK error means: the crate's error, and whether it is worth another attempt.
+
+use aws_sdk_applicationautoscaling::config::http::HttpResponse;
+use aws_sdk_applicationautoscaling::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::Error;
+use crate::error::Retry;
+
+/// Turns an SDK error into the crate's error, deciding whether it is worth retrying. An answer that is not
+/// AWS's (an HTML page from a proxy, a body cut half-way) is described in one line: status and content type.
+pub(super) fn classify<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let aws = |code: &str, message: String, retry: Retry| Error::Aws { operation, code: code.to_owned(), message, retry };
+    match err {
+        SdkError::ServiceError(ctx) => match ctx.err().code() {
+            Some(code) => {
+                aws(code, ctx.err().message().unwrap_or_default().to_owned(), retry_for(code, ctx.err().message().unwrap_or_default()))
+            }
+            None => foreign_answer(operation, ctx.raw(), "an answer that is not an AWS error"),
+        },
+        SdkError::ResponseError(ctx) => foreign_answer(operation, ctx.raw(), "an answer that could not be read"),
+        SdkError::TimeoutError(_) => aws("Timeout", "no answer within the attempt's time limit".into(), Retry::Transient),
+        SdkError::DispatchFailure(_) => aws("NetworkError", one_line(&DisplayErrorContext(err).to_string()), Retry::Transient),
+        _ => aws("SdkError", one_line(&DisplayErrorContext(err).to_string()), Retry::Final),
+    }
+}
+
+/// An answer from something that is not the AWS service (or not all of it): 5xx and 429 are worth a retry.
+fn foreign_answer(operation: &'static str, raw: &HttpResponse, what: &str) -> Error {
+    let status = raw.status().as_u16();
+    let kind = raw.headers().get("content-type").unwrap_or("none");
+    let retry = if status >= 500 || status == 429 { Retry::Transient } else { Retry::Final };
+    Error::Aws { operation, code: format!("HTTP {status}"), message: one_line(&format!("{what} (content type {kind})")), retry }
+}
+
+/// Error chains can carry newlines; a Reason is one line and short.
+fn one_line(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() > 300 { format!("{}...", line.chars().take(300).collect::<String>()) } else { line }
+}
+
+/// Which service errors are worth another attempt. LimitExceededException is a quota, not throttling:
+/// retrying it only delays the same answer.
+pub fn retry_for(code: &str, message: &str) -> Retry {
+    match code {
+        "ThrottlingException"
+        | "Throttling"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "ConcurrentUpdateException"
+        | "InternalServiceException"
+        | "InternalFailure"
+        | "ServiceUnavailable" => Retry::Transient,
+        // IAM propagation: a role created in the same stack is not usable for a few seconds.
+        "ValidationException" if message.contains("Unable to assume IAM role") => Retry::Transient,
+        "ObjectNotFoundException" | "ResourceNotFoundException" => Retry::NotFound,
+        _ => Retry::Final,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_foreign_answer_is_one_line_with_status_and_content_type() {
+        use aws_smithy_types::body::SdkBody;
+        let mut raw = HttpResponse::new(502.try_into().unwrap(), SdkBody::from("<html>\n<body>Bad gateway</body></html>"));
+        raw.headers_mut().insert("content-type", "text/html");
+        let err = foreign_answer("RegisterScalableTarget", &raw, "an answer that is not an AWS error");
+        assert_eq!(err.to_string(), "RegisterScalableTarget failed: HTTP 502: an answer that is not an AWS error (content type text/html)");
+        assert!(matches!(err, Error::Aws { retry: Retry::Transient, .. }));
+        let raw = HttpResponse::new(403.try_into().unwrap(), SdkBody::empty());
+        assert!(matches!(foreign_answer("X", &raw, "y"), Error::Aws { retry: Retry::Final, .. }));
+    }
+
+    #[test]
+    fn error_chains_become_one_short_line() {
+        assert_eq!(one_line("a\n  b\tc"), "a b c");
+        assert_eq!(one_line(&"x ".repeat(400)).chars().count(), 303);
+    }
+}
