@@ -9,6 +9,7 @@ use cfn_sma_testkit as support;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::events::Replay;
 use support::{Emulator, Event, Function, Outcome};
 
 #[tokio::main]
@@ -21,12 +22,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("responses  http://{}/responses/...", f.receiver.addr);
     println!("bootstrap  {}\n", support::function::bootstrap().display());
 
-    let mut files: Vec<_> =
-        std::fs::read_dir(&dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
-    files.sort();
-    for file in files {
-        let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("event").to_owned();
-        let mut body: Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
+    // Each Update and Delete carries the physical id its Create answered, as CloudFormation sends it.
+    let mut replay = Replay::default();
+    for (name, file) in Replay::files(&dir) {
+        let mut body = replay.prepare(&file);
         body.as_object_mut().ok_or("an event must be a JSON object")?.remove("ResponseURL");
         let event = Event { name: name.clone(), body };
         let request_type = event.body["RequestType"].as_str().unwrap_or("?").to_owned();
@@ -38,6 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err("the function did not answer".into());
         }
         for put in f.receiver.seen(&name) {
+            replay.answered(&event.body, put.json()["PhysicalResourceId"].as_str().unwrap_or_default());
             println!("CloudFormation received ({} {} bytes):", put.method, put.body.len());
             println!("{}", serde_json::to_string_pretty(&put.json())?);
         }

@@ -7,34 +7,39 @@ use cfn_sma_testkit as support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::events::Replay;
 use support::{Emulator, Function, Outcome, Stack};
 
 async fn provider() -> Function {
     Function::start_with(Emulator::shared(), &[("CUSTOM_RESOURCE_MODE", "cdk-provider")]).await
 }
 
-/// The Provider framework hands onEvent the request with the ResponseURL masked.
-fn as_framework_sends(mut event: Value) -> Value {
-    event["ResponseURL"] = json!("...");
+/// The Provider framework hands onEvent the request with the ResponseURL masked; here it is a live URL on
+/// the receiver instead, so that a PUT, if the function made one, would be seen.
+fn with_live_url(mut event: Value, f: &Function, name: &str) -> Value {
+    event["ResponseURL"] = json!(f.receiver.url(name));
     event
 }
 
 #[tokio::test]
 async fn every_event_file_replays_in_cdk_provider_mode_without_any_put() {
     let f = provider().await;
-    let mut files: Vec<_> = std::fs::read_dir(support::root().join("events")).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    for file in files.iter().filter(|p| p.extension().is_some_and(|x| x == "json")) {
-        let event: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-        let outcome = f.runtime.invoke(as_framework_sends(event.clone()), Duration::from_secs(30)).await;
-        let Outcome::Response(result) = outcome else { panic!("{}: {outcome:?}\n{}", file.display(), f.logs()) };
-        assert!(result["PhysicalResourceId"].is_string(), "{}: {result}", file.display());
-        assert!(result["Data"].is_object(), "{}: {result}", file.display());
+    let mut replay = Replay::default();
+    let files = Replay::files(&support::root().join("events"));
+    for (name, file) in &files {
+        let event = replay.prepare(file);
+        let outcome = f.runtime.invoke(with_live_url(event.clone(), &f, name), Duration::from_secs(30)).await;
+        let Outcome::Response(result) = outcome else { panic!("{name}: {outcome:?}\n{}", f.logs()) };
+        assert!(result["PhysicalResourceId"].is_string(), "{name}: {result}");
+        assert!(result["Data"].is_object(), "{name}: {result}");
         if let Some(physical) = event.get("PhysicalResourceId") {
-            assert_eq!(&result["PhysicalResourceId"], physical, "{}", file.display());
+            assert_eq!(&result["PhysicalResourceId"], physical, "{name}");
         }
+        replay.answered(&event, result["PhysicalResourceId"].as_str().unwrap());
     }
-    assert!(f.receiver.seen("01-target-create").is_empty());
+    for (name, _) in &files {
+        assert!(f.receiver.seen(name).is_empty(), "{name}: cdk-provider mode must never PUT");
+    }
 }
 
 #[tokio::test]
@@ -42,7 +47,7 @@ async fn a_failure_fails_the_invocation_with_the_reason_and_nothing_is_put() {
     let f = provider().await;
     let stack = Stack::new("cdk");
     let event = stack.create("Target", json!({"ResourceId": "endpoint/cdk-bad/variant/v", "MinCapacity": 3, "MaxCapacity": 1}));
-    let outcome = f.runtime.invoke(as_framework_sends(event.json(&f.receiver)), Duration::from_secs(30)).await;
+    let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(30)).await;
     let Outcome::Error(error) = outcome else { panic!("{outcome:?}") };
     assert_eq!(error["errorMessage"], "MinCapacity 3 is greater than MaxCapacity 1", "{error}");
     assert!(f.receiver.seen(&event.name).is_empty(), "cdk-provider mode must never PUT");

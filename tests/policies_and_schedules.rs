@@ -123,6 +123,27 @@ async fn a_target_tracking_policy_is_created_updated_in_place_replaced_and_delet
 }
 
 #[tokio::test]
+async fn a_stale_delete_leaves_a_policy_created_again_under_the_same_name() {
+    let f = Function::start().await;
+    let stack = Stack::new("policy");
+    with_target(&f, &stack, "pol-stale").await;
+    let props = tracking("pol-stale", "stale", "70");
+    let first = f.send(&create(&stack, POLICY, "Policy", props.clone())).await;
+    let first_arn = first["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert_eq!(f.send(&delete(&stack, POLICY, "Policy", &first_arn, props.clone())).await["Status"], "SUCCESS");
+    // Created again (by this stack's next Create, or another stack): AWS gives it a new ARN.
+    let second = f.send(&create(&stack, POLICY, "Again", props.clone())).await;
+    let second_arn = second["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert_ne!(second_arn, first_arn, "a policy created again has a new ARN");
+    // The first Delete, delivered again late, must not delete the policy that now holds the name.
+    let stale = f.send(&delete(&stack, POLICY, "Policy", &first_arn, props)).await;
+    assert_eq!(stale["Status"], "SUCCESS");
+    let left = policies_of(&f, "pol-stale").await;
+    assert_eq!(left.len(), 1, "the stale Delete removed the new policy");
+    assert_eq!(left[0]["PolicyARN"], second_arn.as_str());
+}
+
+#[tokio::test]
 async fn a_step_policy_on_an_inference_component_and_by_resource_id() {
     let f = Function::start().await;
     let stack = Stack::new("step");

@@ -88,3 +88,49 @@ impl Event {
         self
     }
 }
+
+/// Replays events/ as CloudFormation would: an Update or Delete carries the physical id that the earlier
+/// answer for the same logical id returned, whatever id the file was written with (a policy's ARN is new
+/// each time it is created, as in AWS).
+#[derive(Debug, Default)]
+pub struct Replay {
+    ids: std::collections::HashMap<String, String>,
+}
+
+impl Replay {
+    /// Every `*.json` file of `dir`, in name order: (file stem, event).
+    pub fn files(dir: &std::path::Path) -> Vec<(String, Value)> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.expect("a directory entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                (p.file_stem().expect("a file name").to_string_lossy().into_owned(), json)
+            })
+            .collect()
+    }
+
+    /// The event to send for a file's `body`: its own physical id replaced by the one answered earlier.
+    pub fn prepare(&self, body: &Value) -> Value {
+        let mut body = body.clone();
+        let logical = body["LogicalResourceId"].as_str().unwrap_or_default().to_owned();
+        if body.get("PhysicalResourceId").is_some()
+            && let Some(id) = self.ids.get(&logical)
+        {
+            body["PhysicalResourceId"] = json!(id);
+        }
+        body
+    }
+
+    /// Remembers the physical id answered for a sent event.
+    pub fn answered(&mut self, sent: &Value, physical_id: &str) {
+        let logical = sent["LogicalResourceId"].as_str().unwrap_or_default().to_owned();
+        self.ids.insert(logical, physical_id.to_owned());
+    }
+}

@@ -364,10 +364,11 @@ def gap_policy_arn_stable_remember(emu, body):
 
 def gap_policy_arn_stable_restore(emu, body, answer):
     key = policy_key(body)
-    # A new policy's id is derived from its key rather than random, so that replayable events (events/) can
-    # carry the ARN a Create returns. Its shape is AWS's.
+    # A new policy gets a new random id, as in AWS: a policy deleted and created again under the same name
+    # has another ARN, which is how a stale Delete tells it is not its policy. (events/ replays by carrying
+    # the ARN each Create answered, as CloudFormation does.)
     arn = body.pop("__previous_arn", None) or re.sub(
-        r":scalingPolicy:[^:]+:", f":scalingPolicy:{uuid.uuid5(uuid.NAMESPACE_URL, key)}:", answer["PolicyARN"])
+        r":scalingPolicy:[^:]+:", f":scalingPolicy:{uuid.uuid4()}:", answer["PolicyARN"])
     emu.backend().policies[key].policy_arn = arn
     answer["PolicyARN"] = arn
     return answer
