@@ -16,6 +16,9 @@ use crate::request::{self, Envelope, Request, RequestType, ResourceType};
 use crate::response::{Response, Status};
 use crate::response_url::{self, redact};
 use crate::settings::{Mode, Settings};
+use crate::model::action_spec::ActionSpec;
+use crate::model::policy_spec::PolicySpec;
+use crate::model::target_spec::TargetSpec;
 use crate::{Error, policy, schedule, target};
 
 /// The function's state across invocations: clients built once per process, and the settings.
@@ -151,21 +154,51 @@ impl Handler {
     }
 }
 
-/// Hands a request to the module of its resource type; every error becomes a FAILED with the contract's
-/// physical id (see [`Response::failed`]).
-async fn dispatch(req: &Request, aas: &Session) -> Response {
-    let delete = req.request_type == RequestType::Delete;
-    let outcome = match &req.resource_type {
-        ResourceType::ScalableTarget if delete => target::delete(req, aas).await.map(|()| Response::done(&req.echo)),
-        ResourceType::ScalableTarget => target::put(req, aas).await,
-        ResourceType::ScalingPolicy if delete => policy::delete(req, aas).await.map(|()| Response::done(&req.echo)),
-        ResourceType::ScalingPolicy => policy::put(req, aas).await,
-        ResourceType::ScheduledAction if delete => schedule::delete(req, aas).await.map(|()| Response::done(&req.echo)),
-        ResourceType::ScheduledAction => schedule::put(req, aas).await,
-        // The rollback Delete of a Create that failed for this reason: nothing was made, so nothing to do.
-        ResourceType::Other(_) if delete => Ok(Response::done(&req.echo)),
+/// What a request asks for, its properties validated: the pure first step of every event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    PutTarget(TargetSpec),
+    PutPolicy(PolicySpec),
+    PutAction(ActionSpec),
+    /// A Delete: properties are never validated, the physical id says what to remove.
+    Delete(ResourceType),
+}
+
+/// Validates a request once, before any call.
+///
+/// # Errors
+/// `Invalid`, naming the property (or the resource type) that is wrong.
+pub fn validate(req: &Request) -> crate::Result<Work> {
+    if req.request_type == RequestType::Delete {
+        return Ok(Work::Delete(req.resource_type.clone()));
+    }
+    match &req.resource_type {
+        ResourceType::ScalableTarget => TargetSpec::from_properties(&req.properties).map(Work::PutTarget),
+        ResourceType::ScalingPolicy => PolicySpec::from_properties(&req.properties).map(Work::PutPolicy),
+        ResourceType::ScheduledAction => ActionSpec::from_properties(&req.properties).map(Work::PutAction),
         ResourceType::Other(other) => {
             Err(Error::invalid(format!("unsupported ResourceType {other:?}; this function serves {}", ResourceType::SUPPORTED.join(", "))))
+        }
+    }
+}
+
+/// Validates, then hands the request to the module of its resource type; every error becomes a FAILED with
+/// the contract's physical id (see [`Response::failed`]).
+async fn dispatch(req: &Request, aas: &Session) -> Response {
+    let outcome = match validate(req) {
+        Err(err) => Err(err),
+        Ok(Work::PutTarget(spec)) => target::put(req, spec, aas).await,
+        Ok(Work::PutPolicy(spec)) => policy::put(req, spec, aas).await,
+        Ok(Work::PutAction(spec)) => schedule::put(req, spec, aas).await,
+        Ok(Work::Delete(kind)) => {
+            let deleted = match kind {
+                ResourceType::ScalableTarget => target::delete(req, aas).await,
+                ResourceType::ScalingPolicy => policy::delete(req, aas).await,
+                ResourceType::ScheduledAction => schedule::delete(req, aas).await,
+                // The rollback Delete of a Create that failed for this reason: nothing was made, so nothing to do.
+                ResourceType::Other(_) => Ok(()),
+            };
+            deleted.map(|()| Response::done(&req.echo))
         }
     };
     outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string()))

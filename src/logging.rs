@@ -13,7 +13,8 @@ pub fn level(value: Option<&str>) -> LevelFilter {
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .filter(|d| !d.contains('='))
-        .find_map(|d| d.parse::<LevelFilter>().ok())
+        // Lambda's advanced logging controls have a FATAL level that tracing has not: it is ERROR here.
+        .find_map(|d| if d.eq_ignore_ascii_case("fatal") { Some(LevelFilter::ERROR) } else { d.parse::<LevelFilter>().ok() })
         .unwrap_or(LevelFilter::INFO)
 }
 
@@ -37,6 +38,8 @@ mod tests {
         assert_eq!(level(Some("warn")), LevelFilter::WARN);
         assert_eq!(level(Some("hyper=trace,error")), LevelFilter::ERROR);
         assert_eq!(level(Some("nonsense")), LevelFilter::INFO);
+        assert_eq!(level(Some("FATAL")), LevelFilter::ERROR);
+        assert_eq!(level(Some("fatal")), LevelFilter::ERROR);
         assert_eq!(level(None), LevelFilter::INFO);
     }
 }

@@ -9,12 +9,11 @@ use crate::model::policy_spec::{PolicySpec, parse_arn, same_policy};
 use crate::request::{Request, RequestType};
 use crate::response::Response;
 
-/// Create or Update.
+/// Create or Update, with the properties already validated (see [`crate::handler::validate`]).
 ///
 /// # Errors
 /// Why the resource could not be put; the dispatcher turns it into a FAILED.
-pub async fn put(req: &Request, aas: &Session) -> Result<Response> {
-    let spec = PolicySpec::from_properties(&req.properties)?;
+pub async fn put(req: &Request, spec: PolicySpec, aas: &Session) -> Result<Response> {
     if req.request_type == RequestType::Update && !same_policy(&spec, &req.old_properties) {
         tracing::info!(policy = %spec.name, target = %spec.target.physical_id(), "new name or target: replacing the policy");
     }

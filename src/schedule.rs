@@ -10,12 +10,11 @@ use crate::request::{Request, RequestType};
 use crate::response::Response;
 use crate::{Error, Result};
 
-/// Create or Update.
+/// Create or Update, with the properties already validated (see [`crate::handler::validate`]).
 ///
 /// # Errors
 /// Why the resource could not be put; the dispatcher turns it into a FAILED.
-pub async fn put(req: &Request, aas: &Session) -> Result<Response> {
-    let spec = ActionSpec::from_properties(&req.properties)?;
+pub async fn put(req: &Request, spec: ActionSpec, aas: &Session) -> Result<Response> {
     if req.request_type == RequestType::Update && !same_action(&spec, req.echo.physical_id.as_deref()) {
         tracing::info!(action = %spec.name, "new name or target: replacing the scheduled action");
     }

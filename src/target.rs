@@ -106,12 +106,11 @@ async fn current(aas: &Session, id: &TargetId) -> Result<Option<Current>> {
     Ok(Some(Current { described, tags }))
 }
 
-/// Create or Update.
+/// Create or Update, with the properties already validated (see [`crate::handler::validate`]).
 ///
 /// # Errors
 /// Why the target could not be registered; the dispatcher turns it into a FAILED.
-pub async fn put(req: &Request, aas: &Session) -> Result<Response> {
-    let spec = TargetSpec::from_properties(&req.properties)?;
+pub async fn put(req: &Request, spec: TargetSpec, aas: &Session) -> Result<Response> {
     let me = Owner::of(&req.echo);
     let found = current(aas, &spec.id).await?;
     let same_identity = req.request_type == RequestType::Update
