@@ -1,6 +1,9 @@
 //! One invocation: read the envelope, dispatch on `ResourceType` under the guard, deliver the response.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::event::cloudformation::provider;
 
 use aws_sdk_applicationautoscaling::Client;
 use serde_json::{Value, json};
@@ -12,13 +15,13 @@ use reqwest::Url;
 use crate::aas::{Progress, Session};
 use crate::delivery::Responder;
 use crate::guard::{self, Interrupted};
+use crate::model::action_spec::ActionSpec;
+use crate::model::policy_spec::PolicySpec;
+use crate::model::target_spec::TargetSpec;
 use crate::request::{self, Envelope, Request, RequestType, ResourceType};
 use crate::response::{Response, Status};
 use crate::response_url::{self, redact};
 use crate::settings::{Mode, Settings};
-use crate::model::action_spec::ActionSpec;
-use crate::model::policy_spec::PolicySpec;
-use crate::model::target_spec::TargetSpec;
 use crate::{Error, policy, schedule, target};
 
 /// The function's state across invocations: clients built once per process, and the settings.
@@ -141,7 +144,13 @@ impl Handler {
         );
         let Some(url) = url else {
             return match response.status {
-                Status::Success => Ok(json!({"PhysicalResourceId": response.physical_id, "Data": response.data})),
+                Status::Success => {
+                    // The Provider framework's own response type: PhysicalResourceId, Data and NoEcho.
+                    let mut answer = provider::CloudFormationCustomResourceResponse::<BTreeMap<String, String>>::default();
+                    answer.physical_resource_id = Some(response.physical_id);
+                    answer.data = response.data;
+                    serde_json::to_value(answer).map_err(|err| format!("cannot render the result: {err}"))
+                }
                 Status::Failed => Err(crate::response::clean_reason(response.reason.as_deref().unwrap_or("failed"))),
             };
         };

@@ -9,7 +9,7 @@ use crate::model::policy_spec::{PolicySpec, parse_arn, same_policy};
 use crate::request::{Request, RequestType};
 use crate::response::Response;
 
-/// Create or Update, with the properties already validated (see [`crate::handler::validate`]).
+/// Create or Update, with the properties already validated (by the handler's `validate`).
 ///
 /// # Errors
 /// Why the resource could not be put; the dispatcher turns it into a FAILED.

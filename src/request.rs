@@ -1,12 +1,14 @@
 //! Reading CloudFormation's request envelope from raw JSON, so that even a broken event can be answered.
 //!
-//! Nothing here trusts the shape of the event: the payload arrives as raw text, the envelope's fields are
-//! read one by one without descending into the properties, and whatever could be read is kept for the
-//! FAILED response's echo fields. Properties nested deeper than serde_json's recursion limit become a
-//! FAILED naming the property, never silence.
+//! A well-formed request is read as aws_lambda_events' CloudFormation types (the custom-resource request,
+//! or the CDK Provider framework's in `cdk-provider` mode). Anything else falls back to a reader that trusts
+//! nothing: the payload stays raw text, the envelope's fields are read one by one without descending into the
+//! properties, and whatever could be read is kept for the FAILED response's echo fields. Properties nested
+//! deeper than serde_json's recursion limit become a FAILED naming the property, never silence.
 
 use std::collections::HashMap;
 
+use aws_lambda_events::event::cloudformation::{self as cfn, provider};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -129,7 +131,7 @@ pub fn requests(payload: &str, mode: Mode) -> Vec<Envelope> {
     };
     let records = match fields.get("Records") {
         Some(records) if !fields.contains_key("RequestType") => records,
-        _ => return vec![read(&fields, mode)],
+        _ => return vec![read(payload, &fields, mode)],
     };
     match serde_json::from_str::<Vec<Fields>>(records.get()) {
         Ok(records) => records.iter().map(|r| read_sns_record(r, mode)).collect(),
@@ -142,7 +144,7 @@ fn read_sns_record(record: &Fields, mode: Mode) -> Envelope {
     let message = sns.as_ref().and_then(|sns| string(sns, "Message"));
     let Some(message) = message else { return Envelope::Unreadable("SNS record has no Sns.Message string".into()) };
     match serde_json::from_str::<Fields>(&message) {
-        Ok(inner) => read(&inner, mode),
+        Ok(inner) => read(&message, &inner, mode),
         Err(_) => Envelope::Unreadable(format!("SNS message is {}, not a CloudFormation request", kind_of(&message))),
     }
 }
@@ -178,8 +180,122 @@ fn read_properties(fields: &Fields, key: &str) -> Result<Value, String> {
     })
 }
 
-/// Reads one CloudFormation request.
-fn read(fields: &Fields, mode: Mode) -> Envelope {
+/// Reads one CloudFormation request: typed when it is well-formed, field by field otherwise.
+fn read(text: &str, fields: &Fields, mode: Mode) -> Envelope {
+    match typed(text, mode) {
+        Some(req) => Envelope::Request(req),
+        None => read_fields(fields, mode),
+    }
+}
+
+/// A well-formed request as aws_lambda_events reads it. `None` when anything about it is off (a missing,
+/// empty or mistyped field, an unknown RequestType, properties too deep for a `Value`): the field reader then
+/// says precisely what, and echoes whatever could be read.
+fn typed(text: &str, mode: Mode) -> Option<Request> {
+    let req = match mode {
+        Mode::Direct => match serde_json::from_str::<cfn::CloudFormationCustomResourceRequest>(text).ok()? {
+            cfn::CloudFormationCustomResourceRequest::Create(r) => typed_request(
+                RequestType::Create,
+                r.response_url,
+                [r.stack_id, r.request_id, r.logical_resource_id],
+                None,
+                r.resource_type,
+                r.resource_properties,
+                Value::Null,
+            ),
+            cfn::CloudFormationCustomResourceRequest::Update(r) => typed_request(
+                RequestType::Update,
+                r.response_url,
+                [r.stack_id, r.request_id, r.logical_resource_id],
+                Some(r.physical_resource_id),
+                r.resource_type,
+                r.resource_properties,
+                r.old_resource_properties,
+            ),
+            cfn::CloudFormationCustomResourceRequest::Delete(r) => typed_request(
+                RequestType::Delete,
+                r.response_url,
+                [r.stack_id, r.request_id, r.logical_resource_id],
+                Some(r.physical_resource_id),
+                r.resource_type,
+                r.resource_properties,
+                Value::Null,
+            ),
+            _ => return None,
+        },
+        // The Provider framework answers CloudFormation itself: its request carries no ResponseURL to use.
+        Mode::CdkProvider => match serde_json::from_str::<provider::CloudFormationCustomResourceRequest>(text).ok()? {
+            provider::CloudFormationCustomResourceRequest::Create(r) => {
+                let c = r.common;
+                typed_request(
+                    RequestType::Create,
+                    String::new(),
+                    [c.stack_id, c.request_id, c.logical_resource_id],
+                    None,
+                    c.resource_type,
+                    c.resource_properties,
+                    Value::Null,
+                )
+            }
+            provider::CloudFormationCustomResourceRequest::Update(r) => {
+                let c = r.common;
+                let ids = [c.stack_id, c.request_id, c.logical_resource_id];
+                typed_request(
+                    RequestType::Update,
+                    String::new(),
+                    ids,
+                    Some(r.physical_resource_id),
+                    c.resource_type,
+                    c.resource_properties,
+                    r.old_resource_properties,
+                )
+            }
+            provider::CloudFormationCustomResourceRequest::Delete(r) => {
+                let c = r.common;
+                let ids = [c.stack_id, c.request_id, c.logical_resource_id];
+                typed_request(
+                    RequestType::Delete,
+                    String::new(),
+                    ids,
+                    Some(r.physical_resource_id),
+                    c.resource_type,
+                    c.resource_properties,
+                    Value::Null,
+                )
+            }
+            _ => return None,
+        },
+    };
+    let incomplete = req.echo.stack_id.is_empty()
+        || req.echo.request_id.is_empty()
+        || req.echo.logical_id.is_empty()
+        || (mode == Mode::Direct && req.response_url.is_empty())
+        || (req.request_type != RequestType::Create && req.echo.physical_id.as_deref().is_none_or(str::is_empty))
+        || req.resource_type.as_str().is_empty();
+    (!incomplete).then_some(req)
+}
+
+fn typed_request(
+    request_type: RequestType,
+    response_url: String,
+    [stack_id, request_id, logical_id]: [String; 3],
+    physical_id: Option<String>,
+    resource_type: String,
+    properties: Value,
+    old_properties: Value,
+) -> Request {
+    Request {
+        request_type,
+        resource_type: ResourceType::parse(&resource_type),
+        response_url,
+        echo: Echo { stack_id, request_id, logical_id, physical_id },
+        properties,
+        old_properties,
+    }
+}
+
+/// Reads one CloudFormation request field by field, trusting nothing.
+fn read_fields(fields: &Fields, mode: Mode) -> Envelope {
     let text = |key: &str| string(fields, key).unwrap_or_default();
     let url = string(fields, "ResponseURL").filter(|u| !u.is_empty());
     let url = match (mode, url) {
@@ -364,6 +480,43 @@ mod tests {
         let text = event.to_string().replace(r#"{"MinCapacity":"1"}"#, &nested(500));
         let Envelope::Request(req) = requests(&text, Mode::Direct).remove(0) else { panic!("not a request") };
         assert_eq!(req.properties, Value::Null);
+    }
+
+    #[test]
+    fn the_typed_and_the_field_reader_agree_on_well_formed_requests() {
+        let mut update = create();
+        update["RequestType"] = json!("Update");
+        update["PhysicalResourceId"] = json!("p-1");
+        update["OldResourceProperties"] = json!({"MinCapacity": "0"});
+        update["ServiceToken"] = json!("arn:aws:lambda:us-east-1:1:function:f");
+        let mut delete = create();
+        delete["RequestType"] = json!("Delete");
+        delete["PhysicalResourceId"] = json!("p-1");
+        for event in [create(), update, delete] {
+            for mode in [Mode::Direct, Mode::CdkProvider] {
+                let text = event.to_string();
+                let fields: Fields = serde_json::from_str(&text).unwrap();
+                let typed = typed(&text, mode).unwrap_or_else(|| panic!("{event}: not read as aws_lambda_events' type"));
+                let Envelope::Request(mut by_field) = read_fields(&fields, mode) else { panic!("{event}") };
+                if mode == Mode::CdkProvider {
+                    by_field.response_url = String::new();
+                }
+                assert_eq!(typed, by_field, "{mode:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn what_the_typed_reader_cannot_take_falls_back_to_the_field_reader() {
+        let mut empty_id = create();
+        empty_id["RequestId"] = json!("");
+        let mut token = create();
+        token["ServiceToken"] = json!(5);
+        for event in [empty_id.clone(), token.clone()] {
+            assert!(typed(&event.to_string(), Mode::Direct).is_none(), "{event}");
+        }
+        assert!(matches!(one(&empty_id, Mode::Direct), Envelope::Broken { .. }));
+        assert!(matches!(one(&token, Mode::Direct), Envelope::Request(_)), "a stray field type does not break the request");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::request::{Request, RequestType};
 use crate::response::Response;
 use crate::{Error, Result};
 
-/// Create or Update, with the properties already validated (see [`crate::handler::validate`]).
+/// Create or Update, with the properties already validated (by the handler's `validate`).
 ///
 /// # Errors
 /// Why the resource could not be put; the dispatcher turns it into a FAILED.

@@ -106,7 +106,7 @@ async fn current(aas: &Session, id: &TargetId) -> Result<Option<Current>> {
     Ok(Some(Current { described, tags }))
 }
 
-/// Create or Update, with the properties already validated (see [`crate::handler::validate`]).
+/// Create or Update, with the properties already validated (by the handler's `validate`).
 ///
 /// # Errors
 /// Why the target could not be registered; the dispatcher turns it into a FAILED.

@@ -56,7 +56,11 @@ fn number(range: std::ops::Range<i64>) -> impl Strategy<Value = Value> {
 }
 
 fn resource_id() -> impl Strategy<Value = String> {
-    prop_oneof![Just("endpoint/e/variant/v".to_owned()), Just("endpoint/prod-1/variant/AllTraffic".to_owned()), Just("inference-component/ic-1".to_owned())]
+    prop_oneof![
+        Just("endpoint/e/variant/v".to_owned()),
+        Just("endpoint/prod-1/variant/AllTraffic".to_owned()),
+        Just("inference-component/ic-1".to_owned())
+    ]
 }
 
 /// Valid `Custom::SageMakerScalableTarget` properties.
@@ -142,7 +146,8 @@ fn near(valid: impl Strategy<Value = Value>) -> impl Strategy<Value = (Value, Mu
     })
 }
 
-const TYPES: [&str; 4] = ["Custom::SageMakerScalableTarget", "Custom::SageMakerScalingPolicy", "Custom::SageMakerScheduledAction", "Custom::Other"];
+const TYPES: [&str; 4] =
+    ["Custom::SageMakerScalableTarget", "Custom::SageMakerScalingPolicy", "Custom::SageMakerScheduledAction", "Custom::Other"];
 
 /// An event of any type with near-valid properties for it; envelope fields present, absent or of any type.
 fn any_event() -> impl Strategy<Value = (Value, Mutation)> {
@@ -169,9 +174,13 @@ fn any_event() -> impl Strategy<Value = (Value, Mutation)> {
             let mut event = Map::new();
             event.insert("RequestType".into(), kind);
             event.insert("ResourceType".into(), json!(TYPES[t]));
-            for (key, value) in
-                [("ResponseURL", url), ("StackId", stack), ("RequestId", request), ("LogicalResourceId", logical), ("PhysicalResourceId", physical)]
-            {
+            for (key, value) in [
+                ("ResponseURL", url),
+                ("StackId", stack),
+                ("RequestId", request),
+                ("LogicalResourceId", logical),
+                ("PhysicalResourceId", physical),
+            ] {
                 if let Some(value) = value {
                     event.insert(key.into(), value);
                 }
