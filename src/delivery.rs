@@ -41,15 +41,12 @@ pub fn s3_error_code(body: &str) -> Option<&str> {
     Some(&body[start..end])
 }
 
-/// The HTTP client for ResponseURLs: rustls with ring, installed as the process's default provider
-/// (reqwest is built without one of its own, so one TLS stack serves both clients). Redirects are followed
-/// only as [`response_url::follow_redirect`] allows, so no refused host is ever connected to.
+/// The HTTP client for ResponseURLs, over the process's one TLS configuration (`tls`). Redirects are
+/// followed only as [`response_url::follow_redirect`] allows, so no refused host is ever connected to.
 ///
 /// # Errors
-/// When the client cannot be built (no usable TLS configuration).
-pub fn http_client(allowed: &[AllowedHost]) -> reqwest::Result<reqwest::Client> {
-    // Fails only when a provider is installed already, which is just as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// When the client cannot be built.
+pub fn http_client(tls: rustls::ClientConfig, allowed: &[AllowedHost]) -> reqwest::Result<reqwest::Client> {
     let allowed = allowed.to_vec();
     let policy = reqwest::redirect::Policy::custom(move |attempt| {
         // `previous` starts with the first URL: the redirects already followed are the rest.
@@ -59,7 +56,7 @@ pub fn http_client(allowed: &[AllowedHost]) -> reqwest::Result<reqwest::Client> 
             Err(_) => attempt.stop(),
         }
     });
-    reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).redirect(policy).build()
+    reqwest::Client::builder().use_preconfigured_tls(tls).connect_timeout(Duration::from_secs(5)).redirect(policy).build()
 }
 
 /// Sends responses over one reused HTTP client.

@@ -5,14 +5,12 @@ use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::event::cloudformation::provider;
 
-use aws_sdk_applicationautoscaling::Client;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use reqwest::Url;
 
-use crate::aas::{Progress, Session};
 use crate::delivery::Responder;
 use crate::guard::{self, Interrupted};
 use crate::model::action_spec::ActionSpec;
@@ -22,20 +20,21 @@ use crate::request::{self, Envelope, Request, RequestType, ResourceType};
 use crate::response::{Response, Status};
 use crate::response_url::{self, redact};
 use crate::settings::{Mode, Settings};
+use crate::shell::{Clients, Progress, Session};
 use crate::{Error, policy, schedule, target};
 
 /// The function's state across invocations: clients built once per process, and the settings.
 #[derive(Debug, Clone)]
 pub struct Handler {
-    client: Client,
+    clients: Clients,
     responder: Responder,
     settings: Settings,
 }
 
 impl Handler {
     /// A handler over clients built by the caller (see `main.rs`).
-    pub fn new(client: Client, responder: Responder, settings: Settings) -> Self {
-        Self { client, responder, settings }
+    pub fn new(clients: Clients, responder: Responder, settings: Settings) -> Self {
+        Self { clients, responder, settings }
     }
 
     /// Handles one Lambda invocation whose payload is the raw JSON `event` and whose deadline is
@@ -101,7 +100,7 @@ impl Handler {
     pub async fn process(&self, req: Request, deadline: Instant) -> Response {
         let limit = guard::work_limit(deadline, self.settings.margin, Instant::now());
         let progress = Progress::default();
-        let session = Session::new(self.client.clone(), limit, progress.clone());
+        let session = Session::new(self.clients.clone(), limit, progress.clone());
         let work = {
             let req = req.clone();
             async move { dispatch(&req, &session).await }.in_current_span()

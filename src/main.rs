@@ -6,10 +6,11 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use cfn_sagemaker_autoscaling::delivery::{self, Responder};
 use cfn_sagemaker_autoscaling::handler::Handler;
 use cfn_sagemaker_autoscaling::settings::Settings;
+use cfn_sagemaker_autoscaling::shell::json::{self, CLOUDWATCH, JsonService, SAGEMAKER};
+use cfn_sagemaker_autoscaling::shell::{Clients, http};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
@@ -17,22 +18,32 @@ use serde_json::value::RawValue;
 async fn main() -> Result<(), lambda_runtime::Error> {
     cfn_sagemaker_autoscaling::logging::init();
     let settings = Settings::from_env()?;
-    let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
-    // Retries are ours (see aas.rs): they are bounded by the invocation deadline, which the SDK cannot see.
-    // Each attempt has its own limit, so one hung connection is retried instead of using up the invocation.
-    let timeouts = TimeoutConfig::builder()
-        .operation_attempt_timeout(settings.attempt_timeout)
-        .connect_timeout(settings.attempt_timeout.min(Duration::from_secs(2)))
-        .build();
+    // One TLS configuration (compiled-in roots, plus SSL_CERT_FILE's) for every client of the process.
+    let tls = cfn_sagemaker_autoscaling::tls::from_env()?;
+    let connect = settings.attempt_timeout.min(Duration::from_secs(2));
+    let aws_http = reqwest::Client::builder()
+        .use_preconfigured_tls(tls.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect)
+        .build()?;
+    // Retries are ours (see shell/mod.rs): they are bounded by the invocation deadline, which the SDK cannot
+    // see. Each attempt has its own limit, so one hung connection is retried instead of using up the invocation.
+    let timeouts = TimeoutConfig::builder().operation_attempt_timeout(settings.attempt_timeout).connect_timeout(connect).build();
     let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https)
+        .http_client(http::sdk_client(aws_http))
         .retry_config(RetryConfig::disabled())
         .timeout_config(timeouts)
         .load()
         .await;
-    let http = delivery::http_client(&settings.allowed_hosts)?;
-    let responder = Responder::new(http, settings.allowed_hosts.clone());
-    let handler = Handler::new(aws_sdk_applicationautoscaling::Client::new(&config), responder, settings);
+    let json_http = json::http_client(tls.clone(), settings.attempt_timeout)?;
+    let var = |name: &str| std::env::var(name).ok();
+    let clients = Clients {
+        autoscaling: aws_sdk_applicationautoscaling::Client::new(&config),
+        sagemaker: JsonService::new(SAGEMAKER, &config, json_http.clone(), var),
+        cloudwatch: JsonService::new(CLOUDWATCH, &config, json_http, var),
+    };
+    let responder = Responder::new(delivery::http_client(tls, &settings.allowed_hosts)?, settings.allowed_hosts.clone());
+    let handler = Handler::new(clients, responder, settings);
     // The payload stays raw: lambda_runtime would otherwise parse it into a Value, whose depth limit would
     // make a deeply nested event an invocation error that is never answered.
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {

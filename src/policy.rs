@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use crate::Result;
-use crate::aas::Session;
 use crate::model::policy_spec::{PolicySpec, parse_arn, same_policy};
 use crate::request::{Request, RequestType};
 use crate::response::Response;
+use crate::shell::Session;
 
 /// Create or Update, with the properties already validated (by the handler's `validate`).
 ///

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::aas::Session;
 use crate::model::NAMESPACE;
 use crate::model::action_spec::{ActionSpec, parse_physical_id, same_action};
 use crate::request::{Request, RequestType};
 use crate::response::Response;
+use crate::shell::Session;
 use crate::{Error, Result};
 
 /// Create or Update, with the properties already validated (by the handler's `validate`).

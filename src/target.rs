@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::aas::Session;
 use crate::model::target_spec::{Described, Owner, Registration, Tags, TargetSpec, old_tags};
 use crate::model::{NAMESPACE, TargetId};
 use crate::request::{Request, RequestType};
 use crate::response::Response;
+use crate::shell::Session;
 use crate::{Error, Result};
 
 /// A registered target as this function sees it: what Describe shows and its tags.
@@ -112,6 +112,9 @@ async fn current(aas: &Session, id: &TargetId) -> Result<Option<Current>> {
 /// Why the target could not be registered; the dispatcher turns it into a FAILED.
 pub async fn put(req: &Request, spec: TargetSpec, aas: &Session) -> Result<Response> {
     let me = Owner::of(&req.echo);
+    // SageMaker first: a missing, failed or mismatched endpoint is SageMaker's reason, not a registration error;
+    // one still in transition is waited for, and the ownership state is read after the wait.
+    let current_capacity = aas.await_ready(&spec.id).await?;
     let found = current(aas, &spec.id).await?;
     let same_identity = req.request_type == RequestType::Update
         && req.echo.physical_id.as_deref().and_then(TargetId::from_physical_id).as_ref() == Some(&spec.id);
@@ -132,7 +135,11 @@ pub async fn put(req: &Request, spec: TargetSpec, aas: &Session) -> Result<Respo
         Error::Conflict(format!("RegisterScalableTarget succeeded but DescribeScalableTargets does not show {}", spec.id.physical_id()))
     })?;
     tracing::info!(target = %spec.id.physical_id(), min = described.min, max = described.max, "scalable target registered");
-    Ok(Response::success(&req.echo, spec.id.physical_id(), data(&spec.id, &described)))
+    let mut data = data(&spec.id, &described);
+    if let Some(capacity) = current_capacity {
+        data.insert("CurrentCapacity".to_owned(), capacity.to_string());
+    }
+    Ok(Response::success(&req.echo, spec.id.physical_id(), data))
 }
 
 /// The ARN tag calls need: from the lookup or the register answer, else from a fresh Describe.

@@ -28,6 +28,7 @@ async fn every_event_file_replays_in_cdk_provider_mode_without_any_put() {
     let files = Replay::files(&support::root().join("events"));
     for (name, file) in &files {
         let event = replay.prepare(file);
+        f.emulator.seed_for(&event).await;
         let outcome = f.runtime.invoke(with_live_url(event.clone(), &f, name), Duration::from_secs(30)).await;
         let Outcome::Response(result) = outcome else { panic!("{name}: {outcome:?}\n{}", f.logs()) };
         assert!(result["PhysicalResourceId"].is_string(), "{name}: {result}");
@@ -47,7 +48,7 @@ async fn a_failure_fails_the_invocation_with_the_reason_and_nothing_is_put() {
     let f = provider().await;
     let stack = Stack::new("cdk");
     let event = stack.create("Target", json!({"ResourceId": "endpoint/cdk-bad/variant/v", "MinCapacity": 3, "MaxCapacity": 1}));
-    let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(30)).await;
+    let outcome = f.invoke(&event, Duration::from_secs(30)).await;
     let Outcome::Error(error) = outcome else { panic!("{outcome:?}") };
     assert_eq!(error["errorMessage"], "MinCapacity 3 is greater than MaxCapacity 1", "{error}");
     assert!(f.receiver.seen(&event.name).is_empty(), "cdk-provider mode must never PUT");
@@ -60,6 +61,7 @@ async fn a_success_returns_the_physical_id_and_data() {
     let event = stack.create("Target", json!({"InferenceComponentName": "cdk-ic", "MinCapacity": "1", "MaxCapacity": "2"}));
     let mut body = event.json(&f.receiver);
     body.as_object_mut().unwrap().remove("ResponseURL");
+    f.emulator.seed_for(&body).await;
     let outcome = f.runtime.invoke(body, Duration::from_secs(30)).await;
     let Outcome::Response(result) = outcome else { panic!("{outcome:?}") };
     assert_eq!(result["PhysicalResourceId"], "inference-component/cdk-ic|sagemaker:inference-component:DesiredCopyCount|sagemaker");

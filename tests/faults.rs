@@ -168,7 +168,7 @@ async fn create_with_receiver_script(endpoint: &str, answers: &[Answer]) -> (Fun
     let event = Stack::new("put").create("Target", props(endpoint, 1, 2));
     f.receiver.script(&event.name, answers);
     let start = Instant::now();
-    let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(20)).await;
+    let outcome = f.invoke(&event, Duration::from_secs(20)).await;
     let took = start.elapsed();
     let puts = f.receiver.seen(&event.name);
     (f, event, puts, outcome, took)
@@ -212,7 +212,7 @@ async fn a_receiver_that_never_answers_in_time_does_not_outlive_the_deadline() {
     let event = Stack::new("put").create("Target", props("put-stuck", 1, 2));
     f.receiver.script(&event.name, &[Answer::Slow(Duration::from_secs(60))]);
     let start = Instant::now();
-    let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(5)).await;
+    let outcome = f.invoke(&event, Duration::from_secs(5)).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     assert!(start.elapsed() < Duration::from_secs(5), "the invocation ended after its deadline: {:?}", start.elapsed());
     assert!(f.logs().contains("response not delivered"), "{}", f.logs());
@@ -241,14 +241,14 @@ async fn deadline_case(seconds: u64) {
     let event = Stack::new("deadline").create("Target", props(&format!("deadline-{seconds}"), 1, 2));
     let start = Instant::now();
     let deadline = Duration::from_secs(seconds);
-    let outcome = f.runtime.invoke(event.json(&f.receiver), deadline).await;
+    let outcome = f.invoke(&event, deadline).await;
     let puts = f.receiver.wait(&event.name, 1, Duration::ZERO).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     assert!(start.elapsed() < deadline, "answered after the deadline: {:?}", start.elapsed());
     assert_eq!(puts.len(), 1);
     let body = puts[0].json();
     assert_eq!(body["Status"], "FAILED");
-    assert!(body["Reason"].as_str().unwrap().starts_with("timed out waiting for DescribeScalableTargets"), "{body}");
+    assert!(body["Reason"].as_str().unwrap().starts_with("timed out waiting for DescribeEndpoint"), "{body}");
 }
 
 #[tokio::test]
@@ -320,6 +320,9 @@ async fn sns_records_are_unwrapped_and_each_answered() {
     let b = stack.create("B", props("sns-b", 0, 3));
     let records: Vec<Value> =
         [&a, &b].iter().map(|e| json!({"EventSource": "aws:sns", "Sns": {"Message": e.json(&f.receiver).to_string()}})).collect();
+    for event in [&a, &b] {
+        f.emulator.seed_for(&event.body).await;
+    }
     let outcome = f.runtime.invoke(json!({"Records": records}), Duration::from_secs(30)).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     for event in [&a, &b] {

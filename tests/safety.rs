@@ -41,7 +41,7 @@ async fn every_redirect_to_a_refused_host_is_final_and_the_host_never_contacted(
         for (i, location) in locations.iter().enumerate() {
             let event = stack.create("Target", props(&format!("redirect-{status}-{i}")));
             f.receiver.script(&event.name, &[Answer::Redirect(status, location.clone())]);
-            let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(10)).await;
+            let outcome = f.invoke(&event, Duration::from_secs(10)).await;
             assert!(matches!(outcome, Outcome::Response(_)), "{status} to {location}: the invocation still succeeds: {outcome:?}");
             assert_eq!(f.receiver.seen(&event.name).len(), 1, "{status} to {location}: a redirect is final, not retried");
         }
@@ -60,7 +60,7 @@ async fn a_307_or_308_to_an_allowed_url_is_followed_with_the_same_put() {
         let event = stack.create("Target", props(&format!("redirect-ok-{status}")));
         let moved = format!("{}-moved", event.name);
         f.receiver.script(&event.name, &[Answer::Redirect(status, f.receiver.path_url(&moved))]);
-        let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(20)).await;
+        let outcome = f.invoke(&event, Duration::from_secs(20)).await;
         assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
         let first = f.receiver.seen(&event.name);
         let delivered = f.receiver.seen(&moved);
@@ -80,7 +80,7 @@ async fn a_chain_of_more_than_three_redirects_stops_at_the_fourth() {
     for n in 0..3 {
         f.receiver.script(&hops[n], &[Answer::Redirect(307, f.receiver.path_url(&hops[n + 1]))]);
     }
-    let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(20)).await;
+    let outcome = f.invoke(&event, Duration::from_secs(20)).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     let seen: Vec<usize> = hops.iter().map(|h| f.receiver.seen(h).len()).collect();
     assert_eq!(f.receiver.seen(&event.name).len(), 1);
@@ -107,15 +107,16 @@ async fn non_s3_aws_hosts_are_refused_before_any_connection_and_any_aws_call() {
         let endpoint = format!("refused-host-{i}");
         let url = format!("https://{host}/responses/x?{}", support::SIGNATURE);
         let event = stack.create("Target", props(&endpoint)).with("ResponseURL", json!(url));
-        let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(10)).await;
+        let outcome = f.invoke(&event, Duration::from_secs(10)).await;
         assert!(matches!(outcome, Outcome::Error(_)), "{host}: a refused URL fails the invocation: {outcome:?}");
         assert_eq!(f.emulator.calls(&variant(&endpoint)).await, Vec::<String>::new(), "{host}: an AWS call was made");
+        assert_eq!(f.emulator.sagemaker_calls(&endpoint).await, Vec::<String>::new(), "{host}: a SageMaker call was made");
     }
     assert_eq!(proxy.hits(), Vec::<String>::new(), "a refused host was contacted through the proxy");
     // The same proxy does see an S3 host: the observation above could have failed.
     let s3 = "cloudformation-custom-resource-response-useast1.s3.amazonaws.com";
     let event = stack.create("Target", props("proxied-s3")).with("ResponseURL", json!(format!("https://{s3}/x?{}", support::SIGNATURE)));
-    let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(5)).await;
+    let outcome = f.invoke(&event, Duration::from_secs(5)).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     let hits = proxy.hits();
     assert!(hits.iter().any(|h| h.starts_with(&format!("CONNECT {s3}:443"))), "{hits:?}\n{}", f.logs());
@@ -129,11 +130,12 @@ async fn a_refused_url_does_nothing_else_and_fails_the_invocation() {
     // `localhost` is loopback, but the allow-list names 127.0.0.1 on the receiver's port only.
     let url = format!("http://localhost:{}/responses/refused?{}", f.receiver.addr.port(), support::SIGNATURE);
     let event = Stack::new("refused").create("Target", props("refused-url")).with("ResponseURL", json!(url));
-    let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(10)).await;
+    let outcome = f.invoke(&event, Duration::from_secs(10)).await;
     let Outcome::Error(error) = outcome else { panic!("a refused URL must fail the invocation: {outcome:?}") };
     assert!(error["errorMessage"].as_str().unwrap().contains("ResponseURL http://localhost"), "{error}");
     assert!(f.receiver.seen("refused").is_empty(), "a refused URL was contacted");
     assert_eq!(f.emulator.calls(&resource).await, Vec::<String>::new(), "no AWS call for a refused URL");
+    assert_eq!(f.emulator.sagemaker_calls("refused-url").await, Vec::<String>::new(), "no SageMaker call for a refused URL");
     assert_eq!(f.emulator.target(&resource).await, None);
     let refusal: Vec<String> = f.logs().lines().filter(|l| l.contains("ResponseURL refused")).map(str::to_owned).collect();
     assert_eq!(refusal.len(), 1, "one log line says why:\n{}", f.logs());
@@ -195,7 +197,7 @@ async fn a_huge_receiver_answer_is_read_only_in_part() {
     let f = Function::start().await;
     let event = Stack::new("huge").create("Target", props("huge-answer"));
     f.receiver.script(&event.name, &[Answer::Huge(403, 96 << 20)]);
-    let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(20)).await;
+    let outcome = f.invoke(&event, Duration::from_secs(20)).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     assert!(f.logs().contains("content type application/xml (S3 error code SlowDown)"), "{}", f.logs());
     let rss = support::function::peak_rss_kib(f.pid().expect("running"));
@@ -224,11 +226,11 @@ async fn answers_that_are_not_aws_become_one_line_reasons() {
     let cases: [(&[u8], &str); 2] = [
         (
             b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: 26\r\nConnection: close\r\n\r\n<html>\n<b>Nope</b>\n</html>",
-            "DescribeScalableTargets failed: HTTP 400: an answer that is not an AWS error (content type text/html)",
+            "DescribeEndpoint failed: HTTP 400: an answer that is not an AWS error (content type text/html)",
         ),
         (
             b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 900\r\nConnection: close\r\n\r\n{\"ScalableTargets\": [",
-            "DescribeScalableTargets failed: ",
+            "DescribeEndpoint failed: ",
         ),
     ];
     for (answer, expected) in cases {

@@ -2,7 +2,7 @@
 //! and the identities they share (resource ids, scalable dimensions, the target's physical id).
 //!
 //! Each type can only hold a value Application Auto Scaling accepts for SageMaker, so code past the
-//! boundary never re-checks them. Nothing here calls AWS: the shell (the `aas` module) takes these types in
+//! boundary never re-checks them. Nothing here calls AWS: the shell (the `shell` module) takes these types in
 //! and gives observed state back in them.
 
 use std::fmt;

@@ -11,6 +11,8 @@ use crate::{python, root};
 pub struct Emulator {
     pub url: String,
     http: reqwest::Client,
+    /// False for an endpoint that only misbehaves (see [`Emulator::pointing_at`]): nothing is seeded there.
+    controllable: bool,
 }
 
 struct EmulatorProcess {
@@ -51,13 +53,12 @@ impl Emulator {
     }
 
     pub fn at(port: u16) -> Self {
-        Self::pointing_at(format!("http://127.0.0.1:{port}"))
+        Self { url: format!("http://127.0.0.1:{port}"), http: crate::http::client(), controllable: true }
     }
 
     /// An "emulator" at any URL: for endpoints that misbehave on purpose (no control calls there).
     pub fn pointing_at(url: String) -> Self {
-        let http = crate::http::client();
-        Self { url, http }
+        Self { url, http: crate::http::client(), controllable: false }
     }
 
     async fn control(&self, path: &str, body: Option<Value>) -> Value {
@@ -89,6 +90,62 @@ impl Emulator {
         answer["ScalableTargetARN"].as_str().unwrap().to_owned()
     }
 
+    /// Creates (or replaces) a SageMaker endpoint or inference component: see tests/emulator/sagemaker_gaps.py
+    /// for the shape of `spec` (kind, name, status, failure_reason, variants, copies, then).
+    pub async fn sagemaker(&self, spec: Value) {
+        self.control("sagemaker", Some(spec)).await;
+    }
+
+    /// An InService endpoint with one instance-based variant, unless the endpoint exists already.
+    pub async fn endpoint(&self, name: &str, variant: &str) {
+        let spec = json!({"kind": "endpoint", "name": name, "variants": [{"name": variant, "instances": 1}], "if_absent": true});
+        self.control("sagemaker", Some(spec)).await;
+    }
+
+    /// Seeds the SageMaker resource a target event names, so that tests about registering keep proving
+    /// what they prove: an InService endpoint whose variant fits the dimension, or an inference component.
+    /// A resource that exists already (seeded by the test itself) is left as it is.
+    pub async fn seed_for(&self, event: &Value) {
+        if !self.controllable || event["ResourceType"] != crate::TARGET || event["RequestType"] == "Delete" {
+            return;
+        }
+        let props = &event["ResourceProperties"];
+        let text = |key: &str| props.get(key).and_then(Value::as_str).map(str::to_owned);
+        let resource = text("ResourceId").or_else(|| match (text("EndpointName"), text("VariantName"), text("InferenceComponentName")) {
+            (Some(e), Some(v), _) => Some(format!("endpoint/{e}/variant/{v}")),
+            (_, _, Some(ic)) => Some(format!("inference-component/{ic}")),
+            _ => None,
+        });
+        let Some(resource) = resource else { return };
+        let parts: Vec<&str> = resource.split('/').collect();
+        let spec = match parts.as_slice() {
+            ["endpoint", endpoint, "variant", variant] => {
+                let serverless = text("ScalableDimension").is_some_and(|d| d.ends_with("DesiredProvisionedConcurrency"));
+                let variant = if serverless {
+                    json!({"name": variant, "serverless": {"MemorySizeInMB": 2048, "MaxConcurrency": 5, "ProvisionedConcurrency": 1}})
+                } else {
+                    json!({"name": variant, "instances": 1})
+                };
+                json!({"kind": "endpoint", "name": endpoint, "variants": [variant], "if_absent": true})
+            }
+            ["inference-component", name] => json!({"kind": "inference-component", "name": name, "copies": 1, "if_absent": true}),
+            _ => return,
+        };
+        self.control("sagemaker", Some(spec)).await;
+    }
+
+    /// The SageMaker operations called for an endpoint or inference component `name`, in order.
+    pub async fn sagemaker_calls(&self, name: &str) -> Vec<String> {
+        let calls = self.control("calls", None).await;
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["service"] == "sagemaker" && c["resource"] == name)
+            .map(|c| c["operation"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// Makes the next `times` calls of `operation` whose body contains `matching` fail with `error`.
     pub async fn fail(&self, operation: &str, matching: &str, error: &str, times: u32) {
         self.control_fault(
@@ -107,14 +164,14 @@ impl Emulator {
         self.control("faults", Some(json!({"operation": operation, "match": matching, "hang": seconds, "times": times}))).await;
     }
 
-    /// The operations called for `resource_id`, in order.
+    /// The Application Auto Scaling operations called for `resource_id`, in order.
     pub async fn calls(&self, resource_id: &str) -> Vec<String> {
         let calls = self.control("calls", None).await;
         calls
             .as_array()
             .unwrap()
             .iter()
-            .filter(|c| c["resource"] == resource_id)
+            .filter(|c| c["service"] == "autoscaling" && c["resource"] == resource_id)
             .map(|c| c["operation"].as_str().unwrap().to_owned())
             .collect()
     }

@@ -150,12 +150,26 @@ impl Function {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Sends an event built by `Event` with a 30 s deadline, and returns the one PUT it caused.
+    /// Invokes with an event (its SageMaker resource seeded, see [`Emulator::seed_for`]) and returns the outcome,
+    /// whatever it is and however many PUTs it caused.
+    pub async fn invoke(&self, event: &Event, timeout: Duration) -> Outcome {
+        self.emulator.seed_for(&event.body).await;
+        self.runtime.invoke(event.json(&self.receiver), timeout).await
+    }
+
+    /// Sends an event built by `Event` with a 30 s deadline (its SageMaker resource seeded, see
+    /// [`Emulator::seed_for`]), and returns the one PUT it caused.
     pub async fn send(&self, event: &Event) -> Value {
         self.send_within(event, Duration::from_secs(30)).await
     }
 
     pub async fn send_within(&self, event: &Event, timeout: Duration) -> Value {
+        self.emulator.seed_for(&event.body).await;
+        self.send_unseeded(event, timeout).await
+    }
+
+    /// Sends an event as it is, without seeding the SageMaker resource it names (the SageMaker tests).
+    pub async fn send_unseeded(&self, event: &Event, timeout: Duration) -> Value {
         let outcome = self.runtime.invoke(event.json(&self.receiver), timeout).await;
         assert!(matches!(outcome, Outcome::Response(_)), "invocation of {} ended with {outcome:?}\nlogs:\n{}", event.name, self.logs());
         let puts = self.receiver.seen(&event.name);

@@ -1,4 +1,5 @@
-"""Application Auto Scaling emulator: moto's server with the gaps of EMULATOR.md closed, plus fault injection.
+"""AWS emulator: moto's server (Application Auto Scaling, SageMaker, CloudWatch) with the gaps of EMULATOR.md
+closed, plus fault injection.
 
 Used by the Rust tests (tests/support), `make demo` and `make bench`. It serves on 127.0.0.1 only.
 
@@ -16,8 +17,11 @@ Control endpoints, for tests only:
                               "error": "ThrottlingException", "message": "...", "status": 400, "times": 2}
                              or {"operation": ..., "match": ..., "hang": 30, "times": 1}  (sleep, then 500)
                              "operation": "*" matches every operation; "probability": 0.2 hits a fifth of them
-    GET  /_emulator/calls    every Application Auto Scaling call so far: [{"operation": ..., "resource": ..., "body": {...}}]
-                             ("resource" is the ResourceId, resolved from ResourceARN for the tagging calls)
+    GET  /_emulator/calls    every call so far: [{"service": ..., "operation": ..., "resource": ..., "body": {...}}]
+                             ("resource" is the ResourceId, resolved from ResourceARN for the tagging calls; the
+                             EndpointName or InferenceComponentName for SageMaker; the alarm for CloudWatch)
+    POST /_emulator/sagemaker  an endpoint or inference component, with its status and later transitions
+                             (see sagemaker_gaps.py)
     GET  /_emulator/state    every target with its tags, every policy and scheduled action
     POST /_emulator/seed     {"ResourceId", "ScalableDimension", "MinCapacity", "MaxCapacity", "Tags": {...}}: a target
                              registered by "someone else", without going through the function
@@ -42,7 +46,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-TARGET_PREFIX = "AnyScaleFrontendService."
+import sagemaker_gaps
+
+# The JSON-protocol services the emulator stands between the function and moto for, by X-Amz-Target prefix.
+SERVICES = {"AnyScaleFrontendService.": "autoscaling", "SageMaker.": "sagemaker", "GraniteServiceVersion20100801.": "cloudwatch"}
 MAX_HANG_SECONDS = 120  # a hang is bounded too, so no test can wait forever on the emulator
 
 
@@ -77,6 +84,8 @@ class Emulator:
         self.tags = {}  # ScalableTargetARN -> {key: value}; gap: moto has no tagging
         self.faults = []
         self.calls = []
+        # Services beyond Application Auto Scaling, each in its own module: op_<Operation> methods, reset().
+        self.extensions = {"sagemaker": sagemaker_gaps.SageMaker(region, AwsError)}
 
     # --- plumbing -------------------------------------------------------------------------------------
     def backend(self):
@@ -86,7 +95,11 @@ class Emulator:
         targets = self.backend().targets.get(body.get("ScalableDimension"), {})
         return targets.get(body.get("ResourceId"))
 
-    def resource_of(self, body):
+    def resource_of(self, service, body):
+        if service == "sagemaker":
+            return body.get("EndpointName") or body.get("InferenceComponentName")
+        if service == "cloudwatch":
+            return body.get("AlarmName") or (body.get("AlarmNames") or [None])[0] or body.get("ResourceARN")
         if "ResourceId" in body:
             return body["ResourceId"]
         if len(body.get("ResourceIds") or []) == 1:
@@ -117,13 +130,14 @@ class Emulator:
         if path.startswith("/_emulator/"):
             return self.control(environ, start_response, path)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if not target.startswith(TARGET_PREFIX):
+        prefix = next((p for p in SERVICES if target.startswith(p)), None)
+        if prefix is None:
             return self.moto(environ, start_response)
-        operation = target[len(TARGET_PREFIX):]
+        service, operation = SERVICES[prefix], target[len(prefix):]
         raw = read_body(environ)
         body = json.loads(raw or b"{}")
         with self.lock:
-            self.calls.append({"operation": operation, "resource": self.resource_of(body), "body": body})
+            self.calls.append({"service": service, "operation": operation, "resource": self.resource_of(service, body), "body": body})
             fault = self.take_fault(operation, raw.decode("utf-8", "replace"))
         try:
             if fault is not None:
@@ -131,8 +145,8 @@ class Emulator:
                     time.sleep(min(float(fault["hang"]), MAX_HANG_SECONDS))
                     raise AwsError("InternalServiceException", "the emulator hung on purpose", 500)
                 raise AwsError(fault["error"], fault.get("message", "injected by the test"), fault.get("status", 400))
-            with self.lock:  # moto's backend is not thread-safe; one request at a time keeps it consistent
-                return self.handle(environ, start_response, operation, body, raw)
+            with self.lock:  # moto's backends are not thread-safe; one request at a time keeps them consistent
+                return self.handle(environ, start_response, service, operation, body, raw)
         except AwsError as err:
             return send(start_response, err.status, {"__type": err.code, "message": err.message})
 
@@ -153,14 +167,14 @@ class Emulator:
             raise AwsError(answer.get("__type", "InternalServiceException"), answer.get("message", ""), status)
         return answer
 
-    def handle(self, environ, start_response, operation, body, raw):
-        special = getattr(self, "op_" + operation, None)
+    def handle(self, environ, start_response, service, operation, body, raw):
+        special = getattr(self, f"op_{service}_{operation}", None) or getattr(self.extensions.get(service), "op_" + operation, None)
         if special is not None:
             return send(start_response, 200, special(body))
-        for check in GAPS_BEFORE.get(operation, ()):
+        for check in GAPS_BEFORE.get(service, {}).get(operation, ()):
             check(self, body)
         answer = self.call_moto(environ, raw)
-        for fix in GAPS_AFTER.get(operation, ()):
+        for fix in GAPS_AFTER.get(service, {}).get(operation, ()):
             answer = fix(self, body, answer)
         return send(start_response, 200, answer)
 
@@ -185,6 +199,8 @@ class Emulator:
                 return send(start_response, 200, self.calls)
             if path == "/_emulator/state":
                 return send(start_response, 200, self.state())
+            if path == "/_emulator/sagemaker":
+                return send(start_response, 200, self.extensions["sagemaker"].control(json.loads(read_body(environ))))
             if path == "/_emulator/seed":
                 return send(start_response, 200, self.seed(json.loads(read_body(environ))))
             if path == "/_emulator/reset":
@@ -195,6 +211,8 @@ class Emulator:
                 self.tags.clear()
                 self.faults.clear()
                 self.calls.clear()
+                for extension in self.extensions.values():
+                    extension.reset()
                 return send(start_response, 200, {"ok": True})
         return send(start_response, 404, {"message": "unknown control path"})
 
@@ -206,23 +224,23 @@ class Emulator:
                     return target
         raise AwsError("ResourceNotFoundException", f"No scalable target found for ARN {arn}")
 
-    def op_TagResource(self, body):
+    def op_autoscaling_TagResource(self, body):
         target = self.target_by_arn(body.get("ResourceARN"))
         self.tags.setdefault(target.arn, {}).update(body.get("Tags") or {})
         return {}
 
-    def op_UntagResource(self, body):
+    def op_autoscaling_UntagResource(self, body):
         target = self.target_by_arn(body.get("ResourceARN"))
         for key in body.get("TagKeys") or []:
             self.tags.get(target.arn, {}).pop(key, None)
         return {}
 
-    def op_ListTagsForResource(self, body):
+    def op_autoscaling_ListTagsForResource(self, body):
         target = self.target_by_arn(body.get("ResourceARN"))
         return {"Tags": dict(self.tags.get(target.arn, {}))}
 
     # gap: DescribeScalableTargets paging never ends in moto (NextToken is always a fixed number)
-    def op_DescribeScalableTargets(self, body):
+    def op_autoscaling_DescribeScalableTargets(self, body):
         targets = self.backend().describe_scalable_targets(
             body.get("ServiceNamespace"), body.get("ResourceIds"), body.get("ScalableDimension")
         )
@@ -374,7 +392,7 @@ def gap_policy_arn_stable_restore(emu, body, answer):
     return answer
 
 
-GAPS_BEFORE = {
+GAPS_BEFORE = {"autoscaling": {
     "RegisterScalableTarget": (gap_resource_id_validation, gap_capacity_validation,
                                gap_register_tags_refused_on_existing),
     "DeregisterScalableTarget": (gap_resource_id_validation, gap_deregister_missing),
@@ -382,12 +400,14 @@ GAPS_BEFORE = {
     "PutScheduledAction": (gap_resource_id_validation, gap_put_on_unregistered_target),
     "DeleteScalingPolicy": (gap_delete_policy_missing,),
     "DeleteScheduledAction": (gap_delete_action_missing,),
-}
-GAPS_AFTER = {
+}}
+GAPS_AFTER = {"autoscaling": {
     "RegisterScalableTarget": (gap_register_tags_stored,),
     "DeregisterScalableTarget": (gap_deregister_cascades,),
     "PutScalingPolicy": (gap_policy_arn_stable_restore,),
-}
+}, "sagemaker": {
+    "DeleteEndpoint": (sagemaker_gaps.gap_delete_endpoint_deregisters_targets,),
+}}
 
 
 def main():

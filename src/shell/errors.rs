@@ -29,14 +29,17 @@ where
 
 /// An answer from something that is not the AWS service (or not all of it): 5xx and 429 are worth a retry.
 fn foreign_answer(operation: &'static str, raw: &HttpResponse, what: &str) -> Error {
-    let status = raw.status().as_u16();
-    let kind = raw.headers().get("content-type").unwrap_or("none");
+    foreign_status(operation, raw.status().as_u16(), raw.headers().get("content-type").unwrap_or("none"), what)
+}
+
+/// One line about an answer that is not AWS's: its status and content type.
+pub fn foreign_status(operation: &'static str, status: u16, kind: &str, what: &str) -> Error {
     let retry = if status >= 500 || status == 429 { Retry::Transient } else { Retry::Final };
     Error::Aws { operation, code: format!("HTTP {status}"), message: one_line(&format!("{what} (content type {kind})")), retry }
 }
 
 /// Error chains can carry newlines; a Reason is one line and short.
-fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if line.chars().count() > 300 { format!("{}...", line.chars().take(300).collect::<String>()) } else { line }
 }
