@@ -8,7 +8,7 @@ use cfn_sma_testkit as support;
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::events::Replay;
 use support::{Emulator, Event, Function, Outcome};
 
@@ -22,6 +22,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("responses  http://{}/responses/...", f.receiver.addr);
     println!("bootstrap  {}\n", support::function::bootstrap().display());
 
+    // The demo's endpoint is still being created when the stack asks for its scaling: the function waits
+    // for InService before it registers the target (as it would for a real endpoint created in the same stack).
+    f.emulator
+        .sagemaker(json!({"kind": "endpoint", "name": "demo-endpoint", "status": "Creating",
+            "variants": [{"name": "AllTraffic", "instances": 1}], "then": [{"after": 2, "status": "InService"}]}))
+        .await;
+    println!("SageMaker: endpoint demo-endpoint is Creating; it turns InService in 2 s\n");
+
     // Each Update and Delete carries the physical id its Create answered, as CloudFormation sends it.
     let mut replay = Replay::default();
     for (name, file) in Replay::files(&dir) {
@@ -31,7 +39,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let request_type = event.body["RequestType"].as_str().unwrap_or("?").to_owned();
         let resource_type = event.body["ResourceType"].as_str().unwrap_or("?").to_owned();
         println!("=== {name}: {request_type} {resource_type} ===");
+        let logged = f.logs().lines().count();
+        let started = std::time::Instant::now();
         let outcome = f.runtime.invoke(event.json(&f.receiver), Duration::from_secs(60)).await;
+        // What the function said about SageMaker while it handled this event.
+        for line in f.logs().lines().skip(logged).filter(|l| l.contains("waiting for InService") || l.contains("registered")) {
+            // The span prefix (request ids) is in every line; the message is what matters here.
+            println!("function log: {}", line.rsplit_once("}: ").map_or(line, |(_, message)| message).trim());
+        }
+        println!("answered after {:.1} s", started.elapsed().as_secs_f64());
         if !matches!(outcome, Outcome::Response(_)) {
             println!("invocation did not succeed: {outcome:?}\n{}", f.logs());
             return Err("the function did not answer".into());

@@ -242,3 +242,28 @@ async fn answers_that_are_not_aws_become_one_line_reasons() {
         assert!(reason.len() < 400 && !reason.contains("SdkBody") && !reason.contains("{ "), "a debug dump: {reason}");
     }
 }
+
+#[tokio::test]
+async fn certificates_are_verified_and_ssl_cert_file_adds_a_trusted_root() {
+    let (cert_pem, acceptor) = support::http::self_signed_tls();
+    let bundle = std::env::temp_dir().join(format!("cfn-sma-test-ca-{}.pem", std::process::id()));
+    std::fs::write(&bundle, &cert_pem).unwrap();
+    let program = Program::binary(&support::function::bootstrap());
+    let trusting = Function::start_program(
+        &program,
+        Emulator::shared(),
+        Receiver::start_tls(acceptor.clone()).await,
+        &[("SSL_CERT_FILE", bundle.to_str().unwrap())],
+    )
+    .await;
+    let event = Stack::new("tls").create("Target", props("tls-trusted"));
+    assert_eq!(trusting.send(&event).await["Status"], "SUCCESS", "{}", trusting.logs());
+
+    let strict = Function::start_program(&program, Emulator::shared(), Receiver::start_tls(acceptor).await, &[]).await;
+    let event = Stack::new("tls").create("Target", props("tls-untrusted"));
+    let outcome = strict.invoke(&event, Duration::from_secs(5)).await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    assert!(strict.receiver.seen(&event.name).is_empty(), "a certificate from an unknown authority was accepted");
+    assert!(strict.logs().contains("response not delivered"), "{}", strict.logs());
+    let _ = std::fs::remove_file(&bundle);
+}
