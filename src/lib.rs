@@ -28,6 +28,7 @@ pub mod request;
 pub mod response;
 pub mod response_url;
 pub mod sagemaker;
+pub mod scale_to_zero;
 pub mod schedule;
 pub mod settings;
 pub mod shell;

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::target_spec::{Described, Owner, Registration, Tags, TargetSpec, old_tags};
+use crate::model::target_spec::{Described, Owner, Registration, Tags, TargetSpec, old_scale_to_zero, old_tags};
+use crate::scale_to_zero::{self, AlarmOwner, AlarmSpec, ZeroAction};
 use crate::model::{NAMESPACE, TargetId};
 use crate::request::{Request, RequestType};
 use crate::response::Response;
@@ -123,6 +124,18 @@ pub async fn put(req: &Request, spec: TargetSpec, aas: &Session) -> Result<Respo
     } else {
         plan_create(&spec, &me, found.as_ref())?
     };
+    let zero = scale_to_zero::action(req.request_type, spec.scale_to_zero, old_scale_to_zero(&req.old_properties), same_identity);
+    let zero_name = scale_to_zero::name(&spec.id).filter(|_| zero != ZeroAction::Nothing);
+    let alarm_owner = match &zero_name {
+        Some(name) => scale_to_zero::owner_of(aas.alarm_tags(name).await?.as_ref(), &me),
+        None => AlarmOwner::Absent,
+    };
+    // An alarm of that name that is not this resource's is never changed: fail before anything is written.
+    if let (ZeroAction::Ensure, Some(name), AlarmOwner::Foreign(whose)) = (zero, &zero_name, &alarm_owner) {
+        return Err(Error::Conflict(format!(
+            "CloudWatch alarm {name} already exists, {whose}; left untouched: delete or rename it, or set ScaleToZero to false"
+        )));
+    }
     let mut arn = found.map(|c| c.described.arn);
     for call in &calls {
         match call {
@@ -139,7 +152,44 @@ pub async fn put(req: &Request, spec: TargetSpec, aas: &Session) -> Result<Respo
     if let Some(capacity) = current_capacity {
         data.insert("CurrentCapacity".to_owned(), capacity.to_string());
     }
+    if let Some(name) = &zero_name {
+        scale_out_from_zero(&spec, zero, name, &alarm_owner, &me, aas, &mut data).await?;
+    }
     Ok(Response::success(&req.echo, spec.id.physical_id(), data))
+}
+
+/// Puts, or removes, the step policy and the alarm that bring an inference component back from zero.
+async fn scale_out_from_zero(
+    spec: &TargetSpec,
+    zero: ZeroAction,
+    name: &str,
+    alarm_owner: &AlarmOwner,
+    me: &Owner,
+    aas: &Session,
+    data: &mut BTreeMap<String, String>,
+) -> Result<()> {
+    match zero {
+        ZeroAction::Ensure => {
+            let (policy_arn, _) = aas.put_policy(&scale_to_zero::step_policy(&spec.id, name)).await?;
+            let alarm = AlarmSpec::new(&spec.id, name, &policy_arn, me)
+                .ok_or_else(|| Error::invalid("ScaleToZero applies to inference components only"))?;
+            aas.put_alarm(&alarm).await?;
+            tracing::info!(policy = %policy_arn, alarm = %name, "scale-out-from-zero policy and alarm put");
+            data.insert("ScaleOutFromZeroPolicyARN".to_owned(), policy_arn);
+            data.insert("ScaleOutFromZeroAlarmName".to_owned(), name.to_owned());
+        }
+        ZeroAction::Remove => {
+            match alarm_owner {
+                AlarmOwner::Me => drop(aas.delete_alarm(name).await?),
+                AlarmOwner::Foreign(whose) => tracing::info!(alarm = %name, "alarm left in place: {whose}"),
+                AlarmOwner::Absent => {}
+            }
+            let existed = aas.delete_policy(&spec.id.resource.to_string(), spec.id.dimension, name).await?;
+            tracing::info!(alarm = %name, policy_existed = existed, "scale-out-from-zero policy and alarm removed");
+        }
+        ZeroAction::Nothing => {}
+    }
+    Ok(())
 }
 
 /// The ARN tag calls need: from the lookup or the register answer, else from a fresh Describe.
@@ -169,6 +219,18 @@ pub async fn delete(req: &Request, aas: &Session) -> Result<()> {
         DeletePlan::Deregister => {
             let existed = aas.deregister(&id).await?;
             tracing::info!(target = %id.physical_id(), existed, "scalable target deregistered");
+        }
+    }
+    // ScaleToZero's alarm goes with the resource that made it, whatever the properties say (the policy went
+    // with the target).
+    if let Some(name) = scale_to_zero::name(&id) {
+        match scale_to_zero::owner_of(aas.alarm_tags(&name).await?.as_ref(), &Owner::of(&req.echo)) {
+            AlarmOwner::Me => {
+                let existed = aas.delete_alarm(&name).await?;
+                tracing::info!(alarm = %name, existed, "scale-out-from-zero alarm deleted");
+            }
+            AlarmOwner::Foreign(whose) => tracing::info!(alarm = %name, "alarm left in place: {whose}"),
+            AlarmOwner::Absent => {}
         }
     }
     Ok(())

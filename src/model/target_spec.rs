@@ -17,7 +17,7 @@ pub const OWNER_LOGICAL_TAG: &str = "cfn-sagemaker-autoscaling:logical-id";
 /// Application Auto Scaling allows 50 tags per target; two are ours.
 const MAX_USER_TAGS: usize = 48;
 
-const PROPERTIES: [&str; 12] = [
+const PROPERTIES: [&str; 13] = [
     "ResourceId",
     "EndpointName",
     "VariantName",
@@ -30,6 +30,7 @@ const PROPERTIES: [&str; 12] = [
     "SuspendedState",
     "Tags",
     "AdoptExisting",
+    "ScaleToZero",
 ];
 const SUSPENDED_FIELDS: [&str; 3] = ["DynamicScalingInSuspended", "DynamicScalingOutSuspended", "ScheduledScalingSuspended"];
 
@@ -54,6 +55,9 @@ pub struct TargetSpec {
     pub suspended: Suspended,
     pub tags: Tags,
     pub adopt: bool,
+    /// `ScaleToZero`: the function also manages the step policy and alarm that bring an inference component
+    /// back from zero copies.
+    pub scale_to_zero: bool,
 }
 
 impl TargetSpec {
@@ -76,6 +80,19 @@ impl TargetSpec {
         {
             return Err(Error::invalid(format!("RoleARN {arn:?} is not an IAM role ARN")));
         }
+        let scale_to_zero = props.boolean("ScaleToZero")?.unwrap_or(false);
+        if scale_to_zero {
+            if let ResourceId::Variant { .. } = id.resource {
+                return Err(Error::invalid(format!(
+                    "ScaleToZero applies to inference components only; {} is an endpoint variant (scale a variant to zero with \
+                     ManagedInstanceScaling and inference components)",
+                    id.resource
+                )));
+            }
+            if min != 0 {
+                return Err(Error::invalid(format!("ScaleToZero needs MinCapacity 0, got MinCapacity {min}")));
+            }
+        }
         Ok(Self {
             id,
             min,
@@ -84,6 +101,7 @@ impl TargetSpec {
             suspended: suspended(&props)?,
             tags: tags(&props)?,
             adopt: props.boolean("AdoptExisting")?.unwrap_or(false),
+            scale_to_zero,
         })
     }
 
@@ -164,6 +182,11 @@ fn tags(props: &Props<'_>) -> Result<Tags> {
         return Err(Error::invalid(format!("Tags has {} entries; at most {MAX_USER_TAGS} are allowed", tags.len())));
     }
     Ok(tags)
+}
+
+/// `ScaleToZero` of a template's previous version, read leniently (judged from `OldResourceProperties`).
+pub fn old_scale_to_zero(value: &Value) -> bool {
+    Props::object(value, "OldResourceProperties").ok().and_then(|p| p.boolean("ScaleToZero").ok().flatten()).unwrap_or(false)
 }
 
 /// The tags of a template's previous version, read leniently: they only decide what to untag, and an

@@ -58,7 +58,7 @@ pub fn retry_for(code: &str, message: &str) -> Retry {
         | "ServiceUnavailable" => Retry::Transient,
         // IAM propagation: a role created in the same stack is not usable for a few seconds.
         "ValidationException" if message.contains("Unable to assume IAM role") => Retry::Transient,
-        "ObjectNotFoundException" | "ResourceNotFoundException" => Retry::NotFound,
+        "ObjectNotFoundException" | "ResourceNotFoundException" | "ResourceNotFound" => Retry::NotFound,
         _ => Retry::Final,
     }
 }

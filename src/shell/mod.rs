@@ -3,6 +3,7 @@
 //!
 //! - [`aas`]: Application Auto Scaling, through its SDK client ([`convert`] turns specs into SDK types);
 //! - [`sagemaker`]: DescribeEndpoint and DescribeInferenceComponent, and the wait for `InService`;
+//! - [`cloudwatch`]: the scale-out-from-zero alarm;
 //! - [`json`]: the small signed client SageMaker and CloudWatch are reached with;
 //! - [`errors`]: what an error answer means, and whether it is worth another attempt.
 
@@ -19,6 +20,7 @@ use crate::backoff::delay_before;
 use crate::{Error, Result, error::Retry};
 
 mod aas;
+mod cloudwatch;
 mod convert;
 mod errors;
 pub mod http;

@@ -134,6 +134,30 @@ impl Emulator {
         self.control("sagemaker", Some(spec)).await;
     }
 
+    /// A CloudWatch alarm made by someone other than the function, with `tags`.
+    pub async fn alarm(&self, name: &str, tags: Value) {
+        self.control("alarm", Some(json!({"name": name, "tags": tags}))).await;
+    }
+
+    /// The alarm named `name` as CloudWatch holds it (with its tags), if any.
+    pub async fn alarm_state(&self, name: &str) -> Option<Value> {
+        let state = self.control("state", None).await;
+        state["alarms"].as_array().unwrap().iter().find(|a| a["AlarmName"] == name).cloned()
+    }
+
+    /// The CloudWatch operations that change the alarm named `name` (PutMetricAlarm, DeleteAlarms), in order.
+    pub async fn alarm_writes(&self, name: &str) -> Vec<String> {
+        let calls = self.control("calls", None).await;
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["service"] == "cloudwatch" && c["resource"] == name)
+            .map(|c| c["operation"].as_str().unwrap().to_owned())
+            .filter(|op| !op.starts_with("Describe") && !op.starts_with("List"))
+            .collect()
+    }
+
     /// The SageMaker operations called for an endpoint or inference component `name`, in order.
     pub async fn sagemaker_calls(&self, name: &str) -> Vec<String> {
         let calls = self.control("calls", None).await;

@@ -20,9 +20,10 @@ Control endpoints, for tests only:
     GET  /_emulator/calls    every call so far: [{"service": ..., "operation": ..., "resource": ..., "body": {...}}]
                              ("resource" is the ResourceId, resolved from ResourceARN for the tagging calls; the
                              EndpointName or InferenceComponentName for SageMaker; the alarm for CloudWatch)
+    POST /_emulator/alarm    {"name": ..., "tags": {...}}: a CloudWatch alarm made by "someone else"
     POST /_emulator/sagemaker  an endpoint or inference component, with its status and later transitions
                              (see sagemaker_gaps.py)
-    GET  /_emulator/state    every target with its tags, every policy and scheduled action
+    GET  /_emulator/state    every target with its tags, every policy and scheduled action, every alarm with its tags
     POST /_emulator/seed     {"ResourceId", "ScalableDimension", "MinCapacity", "MaxCapacity", "Tags": {...}}: a target
                              registered by "someone else", without going through the function
     POST /_emulator/reset    forget targets, policies, actions, tags, faults and calls
@@ -46,6 +47,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+import cloudwatch_gaps
 import sagemaker_gaps
 
 # The JSON-protocol services the emulator stands between the function and moto for, by X-Amz-Target prefix.
@@ -85,7 +87,10 @@ class Emulator:
         self.faults = []
         self.calls = []
         # Services beyond Application Auto Scaling, each in its own module: op_<Operation> methods, reset().
-        self.extensions = {"sagemaker": sagemaker_gaps.SageMaker(region, AwsError)}
+        self.extensions = {
+            "sagemaker": sagemaker_gaps.SageMaker(region, AwsError),
+            "cloudwatch": cloudwatch_gaps.CloudWatch(region, AwsError),
+        }
 
     # --- plumbing -------------------------------------------------------------------------------------
     def backend(self):
@@ -116,7 +121,8 @@ class Emulator:
                    for by_id in backend.targets.values() for t in by_id.values()]
         policies = [aas_responses._build_policy(p) for p in backend.policies.values()]
         actions = [aas_responses._build_scheduled_action(a) for a in backend.scheduled_actions]
-        return {"targets": targets, "policies": policies, "actions": actions}
+        alarms = self.extensions["cloudwatch"].state()
+        return {"targets": targets, "policies": policies, "actions": actions, "alarms": alarms}
 
     def seed(self, body):
         target = self.backend().register_scalable_target(
@@ -199,6 +205,8 @@ class Emulator:
                 return send(start_response, 200, self.calls)
             if path == "/_emulator/state":
                 return send(start_response, 200, self.state())
+            if path == "/_emulator/alarm":
+                return send(start_response, 200, self.extensions["cloudwatch"].control(json.loads(read_body(environ))))
             if path == "/_emulator/sagemaker":
                 return send(start_response, 200, self.extensions["sagemaker"].control(json.loads(read_body(environ))))
             if path == "/_emulator/seed":
@@ -400,6 +408,10 @@ GAPS_BEFORE = {"autoscaling": {
     "PutScheduledAction": (gap_resource_id_validation, gap_put_on_unregistered_target),
     "DeleteScalingPolicy": (gap_delete_policy_missing,),
     "DeleteScheduledAction": (gap_delete_action_missing,),
+}, "cloudwatch": {
+    "PutMetricAlarm": (cloudwatch_gaps.gap_put_alarm_keeps_tags_remember,),
+    "ListTagsForResource": (cloudwatch_gaps.gap_list_tags_of_unknown_alarm,),
+    "DeleteAlarms": (cloudwatch_gaps.gap_delete_missing_alarm,),
 }}
 GAPS_AFTER = {"autoscaling": {
     "RegisterScalableTarget": (gap_register_tags_stored,),
@@ -407,6 +419,8 @@ GAPS_AFTER = {"autoscaling": {
     "PutScalingPolicy": (gap_policy_arn_stable_restore,),
 }, "sagemaker": {
     "DeleteEndpoint": (sagemaker_gaps.gap_delete_endpoint_deregisters_targets,),
+}, "cloudwatch": {
+    "PutMetricAlarm": (cloudwatch_gaps.gap_put_alarm_keeps_tags_restore,),
 }}
 
 
