@@ -25,6 +25,9 @@ struct Subject {
     name: &'static str,
     program: Program,
     env: Vec<(String, String)>,
+    /// The ResponseURL receiver speaks https with a throwaway CA (which the subject must be told about), or
+    /// plain http on loopback (the Lambda-like environment: no CA file, nothing to trust but the built-in roots).
+    https: bool,
 }
 
 #[derive(Default)]
@@ -105,21 +108,32 @@ async fn timed_event(f: &Function, proxy: &Proxy, event: &Event) -> Option<(Dura
     Some((wall, wall.saturating_sub(aws)))
 }
 
-async fn receiver(tls: &support::http::TlsAcceptor) -> Receiver {
-    Receiver::start_tls(tls.clone()).await
+async fn receiver(subject: &Subject, tls: &support::http::TlsAcceptor) -> Receiver {
+    if subject.https { Receiver::start_tls(tls.clone()).await } else { Receiver::start().await }
 }
 
-async fn cold_and_warm(subject: &Subject, proxy: &Proxy, tls: &support::http::TlsAcceptor, runs: usize, warm: usize) -> Figures {
+/// Cold starts, then warm events on one process. `seed` is the emulator itself (the subjects reach it through
+/// the proxy): the endpoints the events name are created there first, InService, as a real stack's would be.
+async fn cold_and_warm(
+    subject: &Subject,
+    proxy: &Proxy,
+    seed: &Emulator,
+    tls: &support::http::TlsAcceptor,
+    runs: usize,
+    warm: usize,
+) -> Figures {
     let mut figures = Figures::default();
     let env = env_pairs(subject);
     for run in 0..runs {
-        let f = Function::start_program(&subject.program, Emulator::pointing_at(proxy.url.clone()), receiver(tls).await, &env).await;
+        let endpoint = format!("bench-cold-{}-{run}", subject.name);
+        seed.endpoint(&endpoint, "AllTraffic").await;
+        let f =
+            Function::start_program(&subject.program, Emulator::pointing_at(proxy.url.clone()), receiver(subject, tls).await, &env).await;
         let Some(init) = wait_for_poll(&f).await else {
             eprintln!("{}: no poll within 60 s\n{}", subject.name, f.logs());
             continue;
         };
         figures.init_ms.push(ms(init));
-        let endpoint = format!("bench-cold-{}-{run}", subject.name);
         let event = Stack::new("bench").create("Target", target_props(&endpoint));
         let cpu_before = f.pid().and_then(cpu_ns);
         if let Some((wall, own)) = timed_event(&f, proxy, &event).await {
@@ -133,10 +147,14 @@ async fn cold_and_warm(subject: &Subject, proxy: &Proxy, tls: &support::http::Tl
             figures.first_rss_kib.push(rss as f64);
         }
     }
-    let f = Function::start_program(&subject.program, Emulator::pointing_at(proxy.url.clone()), receiver(tls).await, &env).await;
+    if warm == 0 {
+        return figures;
+    }
+    let f = Function::start_program(&subject.program, Emulator::pointing_at(proxy.url.clone()), receiver(subject, tls).await, &env).await;
     wait_for_poll(&f).await;
     let stack = Stack::new("bench-warm");
     let endpoint = format!("bench-warm-{}", subject.name);
+    seed.endpoint(&endpoint, "AllTraffic").await;
     let cpu_before = f.pid().and_then(cpu_ns);
     for i in 0..warm {
         let event = if i % 2 == 0 {
@@ -163,8 +181,11 @@ async fn load(subject: &Subject, emulator: &Emulator, tls: &support::http::TlsAc
     emulator
         .control_fault(json!({"operation": "*", "match": tag, "error": "ThrottlingException", "message": "Rate exceeded", "probability": LOAD_THROTTLE, "times": 1_000_000}))
         .await;
+    for v in 0..load_variants() {
+        emulator.endpoint(&format!("{tag}{v}"), "AllTraffic").await;
+    }
     let runtime = Arc::new(RuntimeApi::start().await);
-    let receiver = Arc::new(receiver(tls).await);
+    let receiver = Arc::new(receiver(subject, tls).await);
     let env = env_pairs(subject);
     let processes: Vec<_> =
         (0..LOAD_PROCESSES).map(|_| support::function::spawn(&subject.program, &runtime, &emulator.url, &env)).collect();
@@ -248,6 +269,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         program: Program::binary(&bootstrap),
         // Our https client reads the receiver's throwaway CA from SSL_CERT_FILE, as any rustls-native-certs user.
         env: vec![("SSL_CERT_FILE".into(), ca.clone()), ("RUST_LOG".into(), "warn".into())],
+        https: true,
     };
     let peer = Subject {
         name: "peer",
@@ -260,16 +282,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("PEER_CA_BUNDLE".into(), ca.clone()),
             ("PYTHONPATH".into(), support::root().join("bench/peer").to_string_lossy().into_owned()),
         ],
+        https: true,
     };
+    // The Lambda-like environment: neither SSL_CERT_FILE nor SSL_CERT_DIR (the spawn clears the environment), the
+    // ResponseURL on plain http loopback, so no throwaway CA is needed. Cold starts only.
+    let lambda_like = |subject: &Subject, name: &'static str| Subject {
+        name,
+        program: subject.program.clone(),
+        env: subject.env.iter().filter(|(k, _)| k != "SSL_CERT_FILE" && k != "PEER_CA_BUNDLE").cloned().collect(),
+        https: false,
+    };
+    let ours_plain = lambda_like(&ours, "rust-plain");
+    let peer_plain = lambda_like(&peer, "peer-plain");
 
     // BENCH_BASELINE: another build of the bootstrap, measured in the same invocation (cold and warm only), so a
     // change shows its figure before and after under the same machine noise.
     let baseline = std::env::var_os("BENCH_BASELINE").map(PathBuf::from);
     if let Some(path) = &baseline {
-        let subject = Subject { name: "baseline", program: Program::binary(path), env: ours.env.clone() };
+        let subject = Subject { name: "baseline", program: Program::binary(path), env: ours.env.clone(), https: true };
         let started = Instant::now();
-        let b = cold_and_warm(&subject, &proxy, &tls, runs, warm).await;
-        let o = cold_and_warm(&ours, &proxy, &tls, runs, warm).await;
+        let b = cold_and_warm(&subject, &proxy, &emulator, &tls, runs, warm).await;
+        let o = cold_and_warm(&ours, &proxy, &emulator, &tls, runs, warm).await;
         println!(
             "baseline {} ({} bytes) vs bootstrap ({:.0} s):",
             path.display(),
@@ -297,10 +330,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         load_variants() * 3,
         LOAD_THROTTLE * 100.0
     );
+    let (rp, pp) = (
+        cold_and_warm(&ours_plain, &proxy, &emulator, &tls, runs, 0).await,
+        cold_and_warm(&peer_plain, &proxy, &emulator, &tls, runs, 0).await,
+    );
+    println!(
+        "Lambda-like environment: init {:.2} / {:.2} ms, first event own {:.3} / {:.3} ms (rust / peer)",
+        median(&rp.init_ms),
+        median(&pp.init_ms),
+        median(&rp.first_own_ms),
+        median(&pp.first_own_ms)
+    );
     let mut results = Vec::new();
     for subject in [&ours, &peer] {
         let started = Instant::now();
-        let mut figures = cold_and_warm(subject, &proxy, &tls, runs, warm).await;
+        let mut figures = cold_and_warm(subject, &proxy, &emulator, &tls, runs, warm).await;
         load(subject, &emulator, &tls, &mut figures).await;
         println!(
             "{}: init {:.2} ms, first event {:.2} ms (own {:.3} ms, cpu {:.3} ms), warm {:.2} ms (own {:.3} ms, cpu {:.3} ms), load {:.1} s ({} / {} SUCCESS), in {:.0} s",
@@ -329,7 +373,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     table.push_str(&format!(
         "| figure ({runs} cold starts, {warm} warm events; medians) | cfn-sagemaker-autoscaling | Python + crhelper + boto3 | peer / project |\n|---|---|---|---|\n"
     ));
-    table.push_str(&row("init: process start to first `GET /next`", median(&r.init_ms), median(&p.init_ms), "ms", 2));
+    table.push_str(&row(
+        "init, Lambda-like (no SSL_CERT_FILE/DIR): start to first `GET /next`",
+        median(&rp.init_ms),
+        median(&pp.init_ms),
+        "ms",
+        2,
+    ));
+    table.push_str(&row("first event, Lambda-like: the function's own time", median(&rp.first_own_ms), median(&pp.first_own_ms), "ms", 3));
+    table.push_str(&row("first event, Lambda-like: the function's CPU time", median(&rp.first_cpu_ms), median(&pp.first_cpu_ms), "ms", 3));
+    table.push_str(&row("init, with SSL_CERT_FILE: process start to first `GET /next`", median(&r.init_ms), median(&p.init_ms), "ms", 2));
     table.push_str(&row("first event: served to response PUT (wall)", median(&r.first_wall_ms), median(&p.first_wall_ms), "ms", 2));
     table.push_str(&row("first event: the function's own time", median(&r.first_own_ms), median(&p.first_own_ms), "ms", 3));
     table.push_str(&row("first event: the function's CPU time", median(&r.first_cpu_ms), median(&p.first_cpu_ms), "ms", 3));
@@ -385,17 +438,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         table.push_str(&format!("| clean release build (2 cores) | {seconds} s | | |\n"));
     }
 
-    let subjects: Vec<Value> = [("cfn-sagemaker-autoscaling", r), ("crhelper peer", p)]
-        .iter()
-        .map(|(name, f)| json!({
+    let subjects: Vec<Value> = [
+        ("cfn-sagemaker-autoscaling", r),
+        ("crhelper peer", p),
+        ("cfn-sagemaker-autoscaling, Lambda-like", &rp),
+        ("crhelper peer, Lambda-like", &pp),
+    ]
+    .iter()
+    .map(|(name, f)| {
+        json!({
             "name": name,
             "init_ms": f.init_ms, "first_wall_ms": f.first_wall_ms, "first_own_ms": f.first_own_ms, "first_rss_kib": f.first_rss_kib,
             "warm_wall_median_ms": median(&f.warm_wall_ms), "warm_wall_p99_ms": percentile(&f.warm_wall_ms, 99.0),
             "warm_own_median_ms": median(&f.warm_own_ms), "warm_own_p99_ms": percentile(&f.warm_own_ms, 99.0),
             "first_cpu_ms": f.first_cpu_ms, "warm_cpu_ms": f.warm_cpu_ms,
             "warm_rss_kib": f.warm_rss_kib, "load_seconds": f.load_seconds, "load_success": f.load_success, "load_answers": f.load_answers,
-        }))
-        .collect();
+        })
+    })
+    .collect();
     let json =
         json!({"runs": runs, "warm": warm, "subjects": subjects, "bootstrap_bytes": file_size(&bootstrap), "zip_bytes": file_size(&zip)});
     let results_dir = support::root().join("bench/results");

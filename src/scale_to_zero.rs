@@ -120,7 +120,8 @@ mod tests {
     use crate::model::ScalableDimension;
 
     fn component() -> TargetId {
-        TargetId::new(ResourceId::parse("inference-component/llm", "ResourceId").unwrap(), ScalableDimension::InferenceComponentCopyCount).unwrap()
+        TargetId::new(ResourceId::parse("inference-component/llm", "ResourceId").unwrap(), ScalableDimension::InferenceComponentCopyCount)
+            .unwrap()
     }
 
     fn me() -> Owner {
@@ -130,7 +131,9 @@ mod tests {
     #[test]
     fn the_pair_is_named_after_the_inference_component_only() {
         assert_eq!(name(&component()).as_deref(), Some("llm-scale-out-from-zero"));
-        let variant = TargetId::new(ResourceId::parse("endpoint/e/variant/v", "ResourceId").unwrap(), ScalableDimension::VariantInstanceCount).unwrap();
+        let variant =
+            TargetId::new(ResourceId::parse("endpoint/e/variant/v", "ResourceId").unwrap(), ScalableDimension::VariantInstanceCount)
+                .unwrap();
         assert_eq!(name(&variant), None);
     }
 
@@ -139,7 +142,10 @@ mod tests {
         let policy = step_policy(&component(), "llm-scale-out-from-zero");
         let PolicyConfig::Step(step) = &policy.config else { panic!("not a step policy") };
         assert_eq!(policy.policy_type(), "StepScaling");
-        assert_eq!((step.adjustment_type.as_str(), step.cooldown, step.metric_aggregation_type.as_deref()), ("ChangeInCapacity", Some(60), Some("Maximum")));
+        assert_eq!(
+            (step.adjustment_type.as_str(), step.cooldown, step.metric_aggregation_type.as_deref()),
+            ("ChangeInCapacity", Some(60), Some("Maximum"))
+        );
         assert_eq!(step.steps, vec![Step { lower: Some(0.0), upper: None, adjustment: 1 }]);
         crate::model::policy_spec::check_steps(&step.steps).unwrap();
     }
@@ -153,10 +159,18 @@ mod tests {
         assert_eq!(request["Dimensions"], serde_json::json!([{"Name": "InferenceComponentName", "Value": "llm"}]));
         assert_eq!((request["Statistic"].as_str(), request["Period"].as_i64()), (Some("Maximum"), Some(30)));
         assert_eq!((request["EvaluationPeriods"].as_i64(), request["DatapointsToAlarm"].as_i64()), (Some(1), Some(1)));
-        assert_eq!((request["Threshold"].as_f64(), request["ComparisonOperator"].as_str()), (Some(1.0), Some("GreaterThanOrEqualToThreshold")));
+        assert_eq!(
+            (request["Threshold"].as_f64(), request["ComparisonOperator"].as_str()),
+            (Some(1.0), Some("GreaterThanOrEqualToThreshold"))
+        );
         assert_eq!(request["TreatMissingData"], "missing");
         assert_eq!(request["AlarmActions"], serde_json::json!(["arn:policy"]));
-        let tags: Tags = request["Tags"].as_array().unwrap().iter().map(|t| (t["Key"].as_str().unwrap().into(), t["Value"].as_str().unwrap().into())).collect();
+        let tags: Tags = request["Tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["Key"].as_str().unwrap().into(), t["Value"].as_str().unwrap().into()))
+            .collect();
         assert_eq!(Owner::from_tags(&tags), Some(me()));
     }
 

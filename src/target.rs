@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 
 use crate::model::target_spec::{Described, Owner, Registration, Tags, TargetSpec, old_scale_to_zero, old_tags};
-use crate::scale_to_zero::{self, AlarmOwner, AlarmSpec, ZeroAction};
 use crate::model::{NAMESPACE, TargetId};
 use crate::request::{Request, RequestType};
 use crate::response::Response;
+use crate::scale_to_zero::{self, AlarmOwner, AlarmSpec, ZeroAction};
 use crate::shell::Session;
 use crate::{Error, Result};
 

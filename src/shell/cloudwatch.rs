@@ -32,7 +32,9 @@ impl Session {
         };
         let tags = listed.get("Tags").and_then(Value::as_array).map_or_else(Tags::new, |list| {
             list.iter()
-                .filter_map(|t| Some((t.get("Key")?.as_str()?.to_owned(), t.get("Value").and_then(Value::as_str).unwrap_or_default().to_owned())))
+                .filter_map(|t| {
+                    Some((t.get("Key")?.as_str()?.to_owned(), t.get("Value").and_then(Value::as_str).unwrap_or_default().to_owned()))
+                })
                 .collect()
         });
         Ok(Some(tags))

@@ -66,3 +66,41 @@ export class ProviderStack extends Stack {
     scaledVariant(this, provider.serviceToken, endpointName);
   }
 }
+
+/**
+ * An inference component that scales to zero (the CDK form of
+ * examples/cloudformation/inference-component-scale-to-zero.yaml): ScaleToZero on the target makes the function
+ * manage the step policy and the alarm that bring the component back from zero copies; the target-tracking
+ * policy scales it in to zero and out beyond one copy.
+ */
+export class ScaleToZeroStack extends Stack {
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const inferenceComponentName = new CfnParameter(this, 'InferenceComponentName', { type: 'String' }).valueAsString;
+    const serviceToken = Fn.importValue('cfn-sagemaker-autoscaling-ServiceToken');
+    const serviceTimeout = Duration.minutes(5);
+    const target = new CustomResource(this, 'ComponentScaling', {
+      serviceToken,
+      serviceTimeout,
+      resourceType: 'Custom::SageMakerScalableTarget',
+      properties: { InferenceComponentName: inferenceComponentName, MinCapacity: 0, MaxCapacity: 4, ScaleToZero: true },
+    });
+    new CustomResource(this, 'ConcurrencyPolicy', {
+      serviceToken,
+      serviceTimeout,
+      resourceType: 'Custom::SageMakerScalingPolicy',
+      properties: {
+        PolicyName: 'concurrent-requests-per-copy',
+        ScalingTargetId: target.ref,
+        TargetTrackingScalingPolicyConfiguration: {
+          TargetValue: 5,
+          PredefinedMetricSpecification: {
+            PredefinedMetricType: 'SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution',
+          },
+          ScaleInCooldown: 300,
+          ScaleOutCooldown: 60,
+        },
+      },
+    });
+  }
+}
