@@ -3,9 +3,11 @@
 //! chain, SigV4 from aws-sigv4, and the process's one TLS configuration. (aws-sdk-sagemaker alone takes
 //! longer to build than the whole project's budget allows; see the README's design notes.)
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
@@ -30,6 +32,8 @@ pub struct JsonService {
     target_prefix: &'static str,
     content_type: &'static str,
     credentials: Option<SharedCredentialsProvider>,
+    /// The last credentials, reused until five minutes before they expire (the SDK clients cache theirs too).
+    cached: Arc<Mutex<Option<Credentials>>>,
 }
 
 /// Which service, and how it is addressed.
@@ -80,6 +84,7 @@ impl JsonService {
             target_prefix: protocol.target_prefix,
             content_type: protocol.content_type,
             credentials: config.credentials_provider(),
+            cached: Arc::default(),
         }
     }
 
@@ -127,12 +132,20 @@ impl JsonService {
                 retry: Retry::Final,
             });
         };
-        let credentials = provider.provide_credentials().await.map_err(|err| Error::Aws {
-            operation,
-            code: "CredentialsError".into(),
-            message: one_line(&aws_sdk_applicationautoscaling::error::DisplayErrorContext(&err).to_string()),
-            retry: Retry::Transient,
-        })?;
+        let credentials = match self.cached_credentials() {
+            Some(credentials) => credentials,
+            None => {
+                let fresh = provider.provide_credentials().await.map_err(|err| Error::Aws {
+                    operation,
+                    code: "CredentialsError".into(),
+                    message: one_line(&aws_sdk_applicationautoscaling::error::DisplayErrorContext(&err).to_string()),
+                    retry: Retry::Transient,
+                })?;
+                // A poisoned lock only means a panic elsewhere; the value is still a plain Option.
+                *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(fresh.clone());
+                fresh
+            }
+        };
         let identity = credentials.into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
@@ -148,6 +161,14 @@ impl JsonService {
         let (instructions, _) = sign(signable, &params).map_err(|err| signing_error(operation, &err))?.into_parts();
         // aws-sigv4 names its headers with static strings; the values are plain ASCII.
         Ok(instructions.headers().map(|(k, v)| (header_name(k), v.to_owned())).collect())
+    }
+}
+
+impl JsonService {
+    fn cached_credentials(&self) -> Option<Credentials> {
+        let cached = self.cached.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let fresh_enough = cached.expiry().is_none_or(|at| at > SystemTime::now() + Duration::from_secs(300));
+        fresh_enough.then_some(cached)
     }
 }
 
@@ -258,6 +279,67 @@ mod tests {
         let err = service_error("PutMetricAlarm", 502, "text/html", None, "<html>\n</html>");
         assert_eq!(err.to_string(), "PutMetricAlarm failed: HTTP 502: an answer that is not an AWS error (content type text/html)");
         assert!(matches!(err, Error::Aws { retry: Retry::Transient, .. }));
+    }
+
+    /// A credentials provider that counts how often it is asked.
+    #[derive(Debug, Default)]
+    struct Counting(std::sync::atomic::AtomicUsize, Option<SystemTime>);
+
+    impl ProvideCredentials for Counting {
+        fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            aws_credential_types::provider::future::ProvideCredentials::ready(Ok(Credentials::new("AKID", "secret", None, self.1, "test")))
+        }
+    }
+
+    fn service(provider: Arc<Counting>) -> JsonService {
+        let config = SdkConfig::builder()
+            .credentials_provider(SharedCredentialsProvider::new(ArcProvider(provider)))
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        let http = reqwest::Client::builder().use_preconfigured_tls(crate::tls::client_config(None).unwrap()).build().unwrap();
+        JsonService::new(SAGEMAKER, &config, http, |_| None)
+    }
+
+    #[derive(Debug)]
+    struct ArcProvider(Arc<Counting>);
+
+    impl ProvideCredentials for ArcProvider {
+        fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            self.0.provide_credentials()
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_are_signed_and_credentials_are_asked_for_once_while_fresh() {
+        let provider = Arc::new(Counting::default());
+        let sagemaker = service(provider.clone());
+        assert_eq!(sagemaker.endpoint, "https://api.sagemaker.eu-west-1.amazonaws.com");
+        let headers = vec![("content-type", "application/x-amz-json-1.1".to_owned())];
+        for _ in 0..3 {
+            let signed =
+                sagemaker.signature("DescribeEndpoint", "https://api.sagemaker.eu-west-1.amazonaws.com/", &headers, b"{}").await.unwrap();
+            let authorization = signed.iter().find(|(k, _)| *k == "authorization").map(|(_, v)| v.as_str()).unwrap();
+            assert!(authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKID/"), "{authorization}");
+            assert!(authorization.contains("/eu-west-1/sagemaker/aws4_request"), "{authorization}");
+        }
+        assert_eq!(provider.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn credentials_about_to_expire_are_asked_for_again() {
+        let provider = Arc::new(Counting(Default::default(), Some(SystemTime::now() + Duration::from_secs(60))));
+        let sagemaker = service(provider.clone());
+        for _ in 0..2 {
+            sagemaker.signature("DescribeEndpoint", "https://x/", &[], b"{}").await.unwrap();
+        }
+        assert_eq!(provider.0.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]
