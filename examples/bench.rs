@@ -285,15 +285,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         https: true,
     };
     // The Lambda-like environment: neither SSL_CERT_FILE nor SSL_CERT_DIR (the spawn clears the environment), the
-    // ResponseURL on plain http loopback, so no throwaway CA is needed. Cold starts only.
-    let lambda_like = |subject: &Subject, name: &'static str| Subject {
-        name,
-        program: subject.program.clone(),
-        env: subject.env.iter().filter(|(k, _)| k != "SSL_CERT_FILE" && k != "PEER_CA_BUNDLE").cloned().collect(),
+    // ResponseURL on plain http loopback, so our function needs no throwaway CA. Cold starts only. crhelper PUTs over
+    // https only, so the peer keeps its https receiver and its own PEER_CA_BUNDLE (which is not SSL_CERT_FILE): its
+    // environment is Lambda-like already.
+    let ours_plain = Subject {
+        name: "rust-plain",
+        program: ours.program.clone(),
+        env: ours.env.iter().filter(|(k, _)| k != "SSL_CERT_FILE").cloned().collect(),
         https: false,
     };
-    let ours_plain = lambda_like(&ours, "rust-plain");
-    let peer_plain = lambda_like(&peer, "peer-plain");
+    let peer_plain = Subject { name: "peer-plain", program: peer.program.clone(), env: peer.env.clone(), https: true };
 
     // BENCH_BASELINE: another build of the bootstrap, measured in the same invocation (cold and warm only), so a
     // change shows its figure before and after under the same machine noise.

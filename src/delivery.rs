@@ -133,7 +133,7 @@ impl Responder {
 }
 
 /// Reads at most `limit` bytes of an answer's body, lossily as text; the rest is never read.
-async fn read_bounded(mut answer: reqwest::Response, limit: usize) -> String {
+pub async fn read_bounded(mut answer: reqwest::Response, limit: usize) -> String {
     let mut bytes = Vec::new();
     while bytes.len() < limit {
         match answer.chunk().await {

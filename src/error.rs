@@ -8,10 +8,12 @@ pub enum Error {
     /// A property (or the event itself) is not what the contract accepts; the text names the property.
     #[error("{0}")]
     Invalid(String),
-    /// An Application Auto Scaling call failed with an answer from the service (or no answer at all).
+    /// An AWS call (Application Auto Scaling, SageMaker, CloudWatch) failed with an answer from the service, or
+    /// with no answer at all.
     #[error("{operation} failed: {code}: {message}")]
     Aws { operation: &'static str, code: String, message: String, retry: Retry },
-    /// The state found in Application Auto Scaling forbids the requested change (ownership, a missing target).
+    /// The state found in AWS forbids the requested change (ownership, a missing target, a SageMaker resource
+    /// that is missing, failed or still in transition, a foreign alarm).
     #[error("{0}")]
     Conflict(String),
 }

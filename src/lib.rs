@@ -2,18 +2,21 @@
 //!
 //! How an event flows through the modules:
 //!
-//! 1. [`request`] reads CloudFormation's envelope from the raw payload (unwrapping SNS records), keeping
-//!    whatever could be read so that even a broken or deeply nested event gets an answer.
-//! 2. [`handler`] dispatches on `ResourceType` to one module per resource type ([`target`], [`policy`], [`schedule`]), under the
-//!    [`guard`]: a panic or the invocation deadline becomes a FAILED response instead of silence.
-//! 3. A resource module validates its properties once ([`props`] reads CloudFormation's string values,
-//!    [`model`] holds the validated identities), looks up the current state through [`shell`], decides the
-//!    calls with pure `plan_*` functions, runs them, and builds a [`response::Response`].
-//! 4. [`response_url`] decides, before anything else happens, whether the ResponseURL may be contacted at
-//!    all; [`delivery`] PUTs the body there, following only redirects that pass the same check, retrying
-//!    with [`backoff`] until the deadline.
+//! 1. [`request`] reads CloudFormation's envelope from the raw payload (as aws_lambda_events' types when it is
+//!    well-formed, field by field otherwise; unwrapping SNS records), so that even a broken or deeply nested
+//!    event gets an answer.
+//! 2. [`handler`] checks the ResponseURL first ([`response_url`]: a refused one means nothing else happens),
+//!    validates the properties once ([`props`] reads CloudFormation's string values into the validated specs of
+//!    [`model`]), and dispatches on the resource type to one module each ([`target`], [`policy`], [`schedule`])
+//!    under the [`guard`]: a panic or the invocation deadline becomes a FAILED response instead of silence.
+//! 3. A resource module looks up the current state through the [`shell`] (the only code that talks to AWS),
+//!    decides the calls with pure functions (`plan_*`, [`sagemaker::readiness`], [`scale_to_zero`]), runs them,
+//!    and builds a [`response::Response`].
+//! 4. [`delivery`] PUTs the body to the ResponseURL, following only redirects that pass the same check,
+//!    retrying with [`backoff`] until the deadline.
 //!
-//! [`settings`] reads the environment once at start-up.
+//! [`settings`] reads the environment once at start-up; [`tls`] builds the one TLS configuration every client
+//! shares; [`logging`] sets up Lambda-style logs.
 
 pub mod backoff;
 pub mod delivery;

@@ -112,7 +112,7 @@ impl JsonService {
                 if bytes.is_empty() { Ok(Value::Null) } else { Err(foreign_status(operation, status, &kind, "an answer that is not JSON")) }
             });
         }
-        let text = read_limited(answer, MAX_ERROR_BYTES).await;
+        let text = crate::delivery::read_bounded(answer, MAX_ERROR_BYTES).await;
         Err(service_error(operation, status, &kind, error_type.as_deref(), &text))
     }
 
@@ -221,17 +221,6 @@ pub fn service_error(operation: &'static str, status: u16, kind: &str, error_typ
 fn short_code(raw: &str) -> &str {
     let code = raw.rsplit('#').next().unwrap_or(raw);
     code.split(':').next().unwrap_or(code).trim()
-}
-
-async fn read_limited(mut answer: reqwest::Response, limit: usize) -> String {
-    let mut bytes = Vec::new();
-    while bytes.len() < limit {
-        match answer.chunk().await {
-            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk[..chunk.len().min(limit - bytes.len())]),
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// The HTTP client for JSON services: the process's TLS configuration, no redirects (AWS APIs never redirect),

@@ -147,27 +147,13 @@ impl Emulator {
 
     /// The CloudWatch operations that change the alarm named `name` (PutMetricAlarm, DeleteAlarms), in order.
     pub async fn alarm_writes(&self, name: &str) -> Vec<String> {
-        let calls = self.control("calls", None).await;
-        calls
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["service"] == "cloudwatch" && c["resource"] == name)
-            .map(|c| c["operation"].as_str().unwrap().to_owned())
-            .filter(|op| !op.starts_with("Describe") && !op.starts_with("List"))
-            .collect()
+        let all = self.operations("cloudwatch", name).await;
+        all.into_iter().filter(|op| !op.starts_with("Describe") && !op.starts_with("List")).collect()
     }
 
     /// The SageMaker operations called for an endpoint or inference component `name`, in order.
     pub async fn sagemaker_calls(&self, name: &str) -> Vec<String> {
-        let calls = self.control("calls", None).await;
-        calls
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["service"] == "sagemaker" && c["resource"] == name)
-            .map(|c| c["operation"].as_str().unwrap().to_owned())
-            .collect()
+        self.operations("sagemaker", name).await
     }
 
     /// Makes the next `times` calls of `operation` whose body contains `matching` fail with `error`.
@@ -190,12 +176,17 @@ impl Emulator {
 
     /// The Application Auto Scaling operations called for `resource_id`, in order.
     pub async fn calls(&self, resource_id: &str) -> Vec<String> {
+        self.operations("autoscaling", resource_id).await
+    }
+
+    /// The operations of `service` (autoscaling, sagemaker, cloudwatch) called for `resource`, in order.
+    async fn operations(&self, service: &str, resource: &str) -> Vec<String> {
         let calls = self.control("calls", None).await;
         calls
             .as_array()
             .unwrap()
             .iter()
-            .filter(|c| c["service"] == "autoscaling" && c["resource"] == resource_id)
+            .filter(|c| c["service"] == service && c["resource"] == resource)
             .map(|c| c["operation"].as_str().unwrap().to_owned())
             .collect()
     }
