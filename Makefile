@@ -67,10 +67,11 @@ cdk-synth: venv
 	# W3005 is reported inside the Provider framework resources that aws-cdk-lib generates, not in ours.
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- $(CDK_DIR)/cdk.out/*.template.json
 
-## watch: `cargo lambda watch` against the embedded emulator (port 5055) and a printing ResponseURL receiver (9876);
+## watch: `cargo lambda watch` against the embedded emulator (port 5055, with the SageMaker resources events/ names)
+## and a printing ResponseURL receiver (9876);
 ## then, in another shell: .venv/bin/cargo-lambda lambda invoke --data-file events/01-target-create.json
 watch: venv
-	$(PY) tests/emulator/aas_emulator.py --port 5055 --receiver-port 9876 & trap "kill $$!" EXIT; \
+	$(PY) tests/emulator/aas_emulator.py --port 5055 --receiver-port 9876 --seed-events & trap "kill $$!" EXIT; \
 	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda watch --env-var AWS_ENDPOINT_URL=http://127.0.0.1:5055 \
 	  --env-var AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,RESPONSE_URL_ALLOWED_HOSTS=127.0.0.1
 

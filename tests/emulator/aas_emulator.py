@@ -430,9 +430,15 @@ def main():
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--exit-with-stdin", action="store_true", help="exit when stdin closes (used by the tests)")
     parser.add_argument("--receiver-port", type=int, help="also serve a ResponseURL receiver here that prints every PUT (make watch)")
+    parser.add_argument("--seed-events", action="store_true",
+                        help="create the SageMaker resources events/ names, InService (make watch)")
     args = parser.parse_args()
     gap_sagemaker_dimensions()
-    server = make_server("127.0.0.1", args.port, Emulator(args.region), threaded=True, request_handler=QuietHandler)
+    emulator = Emulator(args.region)
+    if args.seed_events:
+        emulator.extensions["sagemaker"].control({"kind": "endpoint", "name": "demo-endpoint"})
+        emulator.extensions["sagemaker"].control({"kind": "inference-component", "name": "demo-llm"})
+    server = make_server("127.0.0.1", args.port, emulator, threaded=True, request_handler=QuietHandler)
     if args.exit_with_stdin:
         threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     if args.receiver_port:
