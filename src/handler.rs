@@ -53,20 +53,25 @@ impl Handler {
         let mut unanswered = Vec::new();
         let mut result = Value::Null;
         for envelope in request::requests(event, self.settings.mode) {
-            let span = match &envelope {
+            // A broken envelope's answer is known at once; a complete one's comes from processing it.
+            let (span, response_url, pending) = match envelope {
                 Envelope::Unreadable(why) => {
                     tracing::error!(reason = %why, "event cannot be answered: no readable ResponseURL");
                     unanswered.push(format!("unreadable event: {why}"));
                     continue;
                 }
-                Envelope::Broken { request_type, resource_type, echo, .. } => {
-                    request_span(&echo.request_id, &echo.logical_id, request_type.map_or("?", RequestType::as_str), resource_type)
+                Envelope::Broken { response_url, request_type, resource_type, echo, reason } => {
+                    let span =
+                        request_span(&echo.request_id, &echo.logical_id, request_type.map_or("?", RequestType::as_str), &resource_type);
+                    (span, response_url, Err(Response::failed(&echo, request_type, reason)))
                 }
                 Envelope::Request(req) => {
-                    request_span(&req.echo.request_id, &req.echo.logical_id, req.request_type.as_str(), req.resource_type.as_str())
+                    let span =
+                        request_span(&req.echo.request_id, &req.echo.logical_id, req.request_type.as_str(), req.resource_type.as_str());
+                    (span, req.response_url.clone(), Ok(req))
                 }
             };
-            let url = match self.destination(envelope.response_url().unwrap_or_default()) {
+            let url = match self.destination(&response_url) {
                 Ok(url) => url,
                 Err(refused) => {
                     span.in_scope(|| tracing::error!(reason = %refused, "ResponseURL refused: the request is ignored and nothing is sent"));
@@ -75,10 +80,9 @@ impl Handler {
                 }
             };
             result = async {
-                let response = match envelope {
-                    Envelope::Request(req) => self.process(req, deadline).await,
-                    Envelope::Broken { request_type, echo, reason, .. } => Response::failed(&echo, request_type, reason),
-                    Envelope::Unreadable(_) => unreachable!("answered above"),
+                let response = match pending {
+                    Ok(req) => self.process(req, deadline).await,
+                    Err(failed) => failed,
                 };
                 self.deliver(url, response, deadline).await
             }

@@ -106,17 +106,6 @@ pub enum Envelope {
     Unreadable(String),
 }
 
-impl Envelope {
-    /// The ResponseURL to answer, if there is one.
-    pub fn response_url(&self) -> Option<&str> {
-        match self {
-            Self::Request(req) => Some(&req.response_url),
-            Self::Broken { response_url, .. } => Some(response_url),
-            Self::Unreadable(_) => None,
-        }
-    }
-}
-
 /// An object's members, each left as raw JSON until it is needed.
 type Fields = HashMap<String, Box<RawValue>>;
 
