@@ -494,7 +494,8 @@ impl Proxy {
             async move {
                 let mut request = http.request(seen.method.parse().expect("a method"), format!("{upstream}{}", seen.path));
                 for (k, v) in &seen.headers {
-                    if k != "host" && k != "content-length" {
+                    // Host is kept: the emulator checks SigV4 signatures, and Host is a signed header.
+                    if k != "content-length" {
                         request = request.header(k, v);
                     }
                 }
