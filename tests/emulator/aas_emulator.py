@@ -1,14 +1,15 @@
 """AWS emulator: moto's server (Application Auto Scaling, SageMaker, CloudWatch) with the gaps of EMULATOR.md
 closed, plus fault injection.
 
-Used by the Rust tests (tests/support), `make demo` and `make bench`. It serves on 127.0.0.1 only.
+Used by the Rust tests (the testkit crate), `make demo`, `make watch` and `make bench`. It serves on 127.0.0.1 only.
 
     python tests/emulator/aas_emulator.py [--port 0]
 
 prints one line `listening <port>` on stdout once it accepts connections.
 
-Every Application Auto Scaling request (JSON protocol, `X-Amz-Target: AnyScaleFrontendService.<Operation>`)
-passes through `Emulator.__call__`. It records the call, applies any injected fault, then either answers
+Every JSON-protocol request (`X-Amz-Target: AnyScaleFrontendService.<Operation>` for Application Auto Scaling,
+`SageMaker.<Operation>`, `GraniteServiceVersion20100801.<Operation>` for CloudWatch) passes through
+`Emulator.__call__`. It checks the SigV4 signature, records the call, applies any injected fault, then either answers
 the request itself (where moto 5.2.5 lacks the operation or gets it wrong) or hands it to moto and fixes
 the answer. Each correction is one function named after the gap it closes (`gap_*`): see GAPS at the bottom.
 
