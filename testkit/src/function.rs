@@ -145,11 +145,6 @@ impl Function {
         self.logs.lock().unwrap().join("\n")
     }
 
-    /// Is the process still running?
-    pub fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
     /// Invokes with an event (its SageMaker resource seeded, see [`Emulator::seed_for`]) and returns the outcome,
     /// whatever it is and however many PUTs it caused.
     pub async fn invoke(&self, event: &Event, timeout: Duration) -> Outcome {

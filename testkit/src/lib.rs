@@ -12,7 +12,6 @@
 //! - [`events`]: CloudFormation events under construction.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 pub mod emulator;
 pub mod events;
@@ -51,22 +50,4 @@ pub fn root() -> PathBuf {
 /// The Python that has moto: `$CFN_SMA_PYTHON`, else the venv `make` creates.
 pub fn python() -> PathBuf {
     std::env::var_os("CFN_SMA_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv/bin/python"))
-}
-
-/// Waits, bounded, for a channel-like condition; used where the function acts asynchronously.
-pub async fn eventually<F, Fut>(bound: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let end = tokio::time::Instant::now() + bound;
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
