@@ -20,27 +20,23 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let settings = Settings::from_env()?;
     // One TLS configuration (compiled-in roots, plus SSL_CERT_FILE's) for every client of the process.
     let tls = cfn_sagemaker_autoscaling::tls::from_env()?;
+    // One HTTP client (one connection pool) for every AWS call: the SDK's and the JSON services'.
+    let aws_http = json::http_client(tls.clone(), settings.attempt_timeout)?;
     let connect = settings.attempt_timeout.min(Duration::from_secs(2));
-    let aws_http = reqwest::Client::builder()
-        .use_preconfigured_tls(tls.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(connect)
-        .build()?;
     // Retries are ours (see shell/mod.rs): they are bounded by the invocation deadline, which the SDK cannot
     // see. Each attempt has its own limit, so one hung connection is retried instead of using up the invocation.
     let timeouts = TimeoutConfig::builder().operation_attempt_timeout(settings.attempt_timeout).connect_timeout(connect).build();
     let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http::sdk_client(aws_http))
+        .http_client(http::sdk_client(aws_http.clone()))
         .retry_config(RetryConfig::disabled())
         .timeout_config(timeouts)
         .load()
         .await;
-    let json_http = json::http_client(tls.clone(), settings.attempt_timeout)?;
     let var = |name: &str| std::env::var(name).ok();
     let clients = Clients {
         autoscaling: aws_sdk_applicationautoscaling::Client::new(&config),
-        sagemaker: JsonService::new(SAGEMAKER, &config, json_http.clone(), var),
-        cloudwatch: JsonService::new(CLOUDWATCH, &config, json_http, var),
+        sagemaker: JsonService::new(SAGEMAKER, &config, aws_http.clone(), var),
+        cloudwatch: JsonService::new(CLOUDWATCH, &config, aws_http, var),
     };
     let responder = Responder::new(delivery::http_client(tls, &settings.allowed_hosts)?, settings.allowed_hosts.clone());
     let handler = Handler::new(clients, responder, settings);

@@ -4,10 +4,9 @@
 use serde_json::{Value, json};
 
 use super::Session;
-use crate::error::Retry;
+use crate::Result;
 use crate::model::target_spec::Tags;
 use crate::scale_to_zero::{AlarmSpec, alarm_request};
-use crate::{Error, Result};
 
 impl Session {
     /// The tags of the metric alarm named `name`; `None` when there is no such alarm.
@@ -61,15 +60,6 @@ impl Session {
     }
 
     async fn cloudwatch(&self, operation: &'static str, body: &Value) -> Result<Value> {
-        let answer = self.retrying(operation, || self.clients.cloudwatch.call(operation, body)).await;
-        answer.map_err(|err| match err {
-            Error::Aws { code, message, .. } if code.starts_with("AccessDenied") => Error::Aws {
-                operation,
-                code,
-                message: format!("{message} (the function's role needs cloudwatch:{operation})"),
-                retry: Retry::Final,
-            },
-            other => other,
-        })
+        self.retrying(operation, || self.clients.cloudwatch.call(operation, body)).await
     }
 }

@@ -30,6 +30,8 @@ pub struct JsonService {
     signing_name: &'static str,
     /// `X-Amz-Target` is `<prefix>.<Operation>`.
     target_prefix: &'static str,
+    /// The IAM service prefix an AccessDenied names (`sagemaker`, `cloudwatch`).
+    iam_prefix: &'static str,
     content_type: &'static str,
     credentials: Option<SharedCredentialsProvider>,
     /// The last credentials, reused until five minutes before they expire (the SDK clients cache theirs too).
@@ -41,6 +43,7 @@ pub struct JsonService {
 pub struct Protocol {
     pub signing_name: &'static str,
     pub target_prefix: &'static str,
+    pub iam_prefix: &'static str,
     pub content_type: &'static str,
     /// The host's first label (`api.sagemaker`, `monitoring`).
     pub host_prefix: &'static str,
@@ -52,6 +55,7 @@ pub struct Protocol {
 pub const SAGEMAKER: Protocol = Protocol {
     signing_name: "sagemaker",
     target_prefix: "SageMaker",
+    iam_prefix: "sagemaker",
     content_type: "application/x-amz-json-1.1",
     host_prefix: "api.sagemaker",
     endpoint_variable: "AWS_ENDPOINT_URL_SAGEMAKER",
@@ -62,6 +66,7 @@ pub const SAGEMAKER: Protocol = Protocol {
 pub const CLOUDWATCH: Protocol = Protocol {
     signing_name: "monitoring",
     target_prefix: "GraniteServiceVersion20100801",
+    iam_prefix: "cloudwatch",
     content_type: "application/x-amz-json-1.0",
     host_prefix: "monitoring",
     endpoint_variable: "AWS_ENDPOINT_URL_CLOUDWATCH",
@@ -82,6 +87,7 @@ impl JsonService {
             region,
             signing_name: protocol.signing_name,
             target_prefix: protocol.target_prefix,
+            iam_prefix: protocol.iam_prefix,
             content_type: protocol.content_type,
             credentials: config.credentials_provider(),
             cached: Arc::default(),
@@ -113,7 +119,7 @@ impl JsonService {
             });
         }
         let text = crate::delivery::read_bounded(answer, MAX_ERROR_BYTES).await;
-        Err(service_error(operation, status, &kind, error_type.as_deref(), &text))
+        Err(self.named_permission(service_error(operation, status, &kind, error_type.as_deref(), &text)))
     }
 
     /// SigV4 headers for one request.
@@ -159,27 +165,27 @@ impl JsonService {
         let signable = SignableRequest::new("POST", url, headers.iter().map(|(k, v)| (*k, v.as_str())), SignableBody::Bytes(payload))
             .map_err(|err| signing_error(operation, &err))?;
         let (instructions, _) = sign(signable, &params).map_err(|err| signing_error(operation, &err))?.into_parts();
-        // aws-sigv4 names its headers with static strings; the values are plain ASCII.
-        Ok(instructions.headers().map(|(k, v)| (header_name(k), v.to_owned())).collect())
+        let (signed, _) = instructions.into_parts();
+        Ok(signed.into_iter().map(|header| (header.name(), header.value().to_owned())).collect())
     }
 }
 
 impl JsonService {
+    /// An AccessDenied says which permission the function's role lacks (`sagemaker:DescribeEndpoint`).
+    fn named_permission(&self, err: Error) -> Error {
+        match err {
+            Error::Aws { operation, code, message, retry } if code.starts_with("AccessDenied") => {
+                let message = format!("{message} (the function's role needs {}:{operation})", self.iam_prefix);
+                Error::Aws { operation, code, message, retry }
+            }
+            other => other,
+        }
+    }
+
     fn cached_credentials(&self) -> Option<Credentials> {
         let cached = self.cached.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
         let fresh_enough = cached.expiry().is_none_or(|at| at > SystemTime::now() + Duration::from_secs(300));
         fresh_enough.then_some(cached)
-    }
-}
-
-/// The headers SigV4 adds, as `'static` names for the request builder.
-fn header_name(name: &str) -> &'static str {
-    match name.to_ascii_lowercase().as_str() {
-        "authorization" => "authorization",
-        "x-amz-date" => "x-amz-date",
-        "x-amz-security-token" => "x-amz-security-token",
-        "x-amz-content-sha256" => "x-amz-content-sha256",
-        _ => "x-amz-unknown-signing-header",
     }
 }
 
@@ -223,8 +229,8 @@ fn short_code(raw: &str) -> &str {
     code.split(':').next().unwrap_or(code).trim()
 }
 
-/// The HTTP client for JSON services: the process's TLS configuration, no redirects (AWS APIs never redirect),
-/// and the per-attempt limits.
+/// The HTTP client for every AWS call (the SDK's and the JSON services'): the process's TLS configuration, no
+/// redirects (AWS APIs never redirect), and the per-attempt limits.
 ///
 /// # Errors
 /// When the client cannot be built.

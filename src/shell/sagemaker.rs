@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::Session;
-use crate::error::Retry;
 use crate::model::{ResourceId, TargetId};
 use crate::sagemaker::{self, ComponentState, EndpointState, Observed, Readiness, VariantKind, VariantState};
 use crate::{Error, Result};
@@ -55,12 +54,6 @@ impl Session {
             Ok(value) if operation == "DescribeEndpoint" => Ok(Observed::Endpoint(endpoint_state(&value))),
             Ok(value) => Ok(Observed::InferenceComponent(component_state(&value))),
             Err(err) if is_missing(&err) => Ok(Observed::Missing),
-            Err(Error::Aws { code, message, .. }) if code.starts_with("AccessDenied") => Err(Error::Aws {
-                operation,
-                code,
-                message: format!("{message} (the function's role needs sagemaker:{operation})"),
-                retry: Retry::Final,
-            }),
             Err(err) => Err(err),
         }
     }
@@ -110,6 +103,7 @@ pub fn component_state(value: &Value) -> ComponentState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Retry;
 
     #[test]
     fn endpoints_are_read_with_each_kind_of_variant() {
