@@ -43,10 +43,7 @@ pub fn s3_error_code(body: &str) -> Option<&str> {
 
 /// The HTTP client for ResponseURLs, over the process's one TLS configuration (`tls`). Redirects are
 /// followed only as [`response_url::follow_redirect`] allows, so no refused host is ever connected to.
-///
-/// # Errors
-/// When the client cannot be built.
-pub fn http_client(tls: rustls::ClientConfig, allowed: &[AllowedHost]) -> reqwest::Result<reqwest::Client> {
+fn http_client(tls: rustls::ClientConfig, allowed: &[AllowedHost]) -> reqwest::Result<reqwest::Client> {
     let allowed = allowed.to_vec();
     let policy = reqwest::redirect::Policy::custom(move |attempt| {
         // `previous` starts with the first URL: the redirects already followed are the rest.
@@ -67,9 +64,12 @@ pub struct Responder {
 }
 
 impl Responder {
-    /// Wraps an HTTP client built at start-up by [`http_client`] with the same `allowed` hosts.
-    pub fn new(http: reqwest::Client, allowed: Vec<AllowedHost>) -> Self {
-        Self { http, allowed }
+    /// A responder whose client follows redirects only to URLs `allowed` admits, as its own log explains them.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(tls: rustls::ClientConfig, allowed: Vec<AllowedHost>) -> reqwest::Result<Self> {
+        Ok(Self { http: http_client(tls, &allowed)?, allowed })
     }
 
     /// PUTs `body` with no Content-Type and an exact Content-Length, retrying with jittered backoff while

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use cfn_sagemaker_autoscaling::delivery::{self, Responder};
+use cfn_sagemaker_autoscaling::delivery::Responder;
 use cfn_sagemaker_autoscaling::handler::Handler;
 use cfn_sagemaker_autoscaling::settings::Settings;
 use cfn_sagemaker_autoscaling::shell::json::{self, CLOUDWATCH, JsonService, SAGEMAKER};
@@ -38,7 +38,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         sagemaker: JsonService::new(SAGEMAKER, &config, aws_http.clone(), var),
         cloudwatch: JsonService::new(CLOUDWATCH, &config, aws_http, var),
     };
-    let responder = Responder::new(delivery::http_client(tls, &settings.allowed_hosts)?, settings.allowed_hosts.clone());
+    let responder = Responder::new(tls, settings.allowed_hosts.clone())?;
     let handler = Handler::new(clients, responder, settings);
     // The payload stays raw: lambda_runtime would otherwise parse it into a Value, whose depth limit would
     // make a deeply nested event an invocation error that is never answered.
