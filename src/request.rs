@@ -115,12 +115,16 @@ type Fields = HashMap<String, Box<RawValue>>;
 /// In CDK's Provider framework (`Mode::CdkProvider`) the framework answers CloudFormation itself, so a
 /// request needs no ResponseURL.
 pub fn requests(payload: &str, mode: Mode) -> Vec<Envelope> {
+    // The common case, a well-formed request, is read once; only what it cannot take is read field by field.
+    if let Some(req) = typed(payload, mode) {
+        return vec![Envelope::Request(req)];
+    }
     let Ok(fields) = serde_json::from_str::<Fields>(payload) else {
         return vec![Envelope::Unreadable(format!("event is {}, not a CloudFormation request", kind_of(payload)))];
     };
     let records = match fields.get("Records") {
         Some(records) if !fields.contains_key("RequestType") => records,
-        _ => return vec![read(payload, &fields, mode)],
+        _ => return vec![read_fields(&fields, mode)],
     };
     match serde_json::from_str::<Vec<Fields>>(records.get()) {
         Ok(records) => records.iter().map(|r| read_sns_record(r, mode)).collect(),
@@ -132,8 +136,11 @@ fn read_sns_record(record: &Fields, mode: Mode) -> Envelope {
     let sns = record.get("Sns").and_then(|sns| serde_json::from_str::<Fields>(sns.get()).ok());
     let message = sns.as_ref().and_then(|sns| string(sns, "Message"));
     let Some(message) = message else { return Envelope::Unreadable("SNS record has no Sns.Message string".into()) };
+    if let Some(req) = typed(&message, mode) {
+        return Envelope::Request(req);
+    }
     match serde_json::from_str::<Fields>(&message) {
-        Ok(inner) => read(&message, &inner, mode),
+        Ok(inner) => read_fields(&inner, mode),
         Err(_) => Envelope::Unreadable(format!("SNS message is {}, not a CloudFormation request", kind_of(&message))),
     }
 }
@@ -167,14 +174,6 @@ fn read_properties(fields: &Fields, key: &str) -> Result<Value, String> {
         let path = deep.map_or_else(|| key.to_owned(), |name| format!("{key}.{name}"));
         format!("{path} is nested too deeply to read (more than 127 levels); no property of this resource takes such a value")
     })
-}
-
-/// Reads one CloudFormation request: typed when it is well-formed, field by field otherwise.
-fn read(text: &str, fields: &Fields, mode: Mode) -> Envelope {
-    match typed(text, mode) {
-        Some(req) => Envelope::Request(req),
-        None => read_fields(fields, mode),
-    }
 }
 
 /// A well-formed request as aws_lambda_events reads it. `None` when anything about it is off (a missing,
