@@ -32,11 +32,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .timeout_config(timeouts)
         .load()
         .await;
-    let var = |name: &str| std::env::var(name).ok();
+    // No region is a start-up error, never a silent us-east-1: every client resolves its endpoint from it.
+    if config.region().is_none() {
+        return Err(json::no_region().into());
+    }
     let clients = Clients {
         autoscaling: aws_sdk_applicationautoscaling::Client::new(&config),
-        sagemaker: JsonService::new(SAGEMAKER, &config, aws_http.clone(), var),
-        cloudwatch: JsonService::new(CLOUDWATCH, &config, aws_http, var),
+        sagemaker: JsonService::new(SAGEMAKER, &config, aws_http.clone()).await?,
+        cloudwatch: JsonService::new(CLOUDWATCH, &config, aws_http).await?,
     };
     let responder = Responder::new(tls, settings.allowed_hosts.clone())?;
     let handler = Handler::new(clients, responder, settings);

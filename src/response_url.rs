@@ -11,9 +11,9 @@ use reqwest::StatusCode;
 use reqwest::Url;
 use url::Host;
 
-/// The DNS suffixes of the AWS partitions.
-const PARTITION_DOMAINS: [&str; 6] =
-    ["amazonaws.com", "amazonaws.com.cn", "c2s.ic.gov", "sc2s.sgov.gov", "cloud.adc-e.uk", "csp.hci.ic.gov"];
+/// The DNS suffixes of the AWS partitions (aws and aws-us-gov share the first; aws-eusc is `amazonaws.eu`).
+const PARTITION_DOMAINS: [&str; 7] =
+    ["amazonaws.com", "amazonaws.com.cn", "amazonaws.eu", "c2s.ic.gov", "sc2s.sgov.gov", "cloud.adc-e.uk", "csp.hci.ic.gov"];
 /// A redirect chain longer than this is not followed.
 pub const MAX_REDIRECTS: usize = 3;
 
@@ -118,11 +118,12 @@ fn is_s3_endpoint(labels: &[&str]) -> bool {
     }
 }
 
-/// A region name: a two-letter area, one or more words, a number (`us-east-1`, `us-gov-west-1`, `cn-north-1`).
+/// A region name: an area of two to four letters, one or more words, a number (`us-east-1`, `us-gov-west-1`,
+/// `cn-north-1`, `eusc-de-east-1`).
 fn is_region(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
     let [area, words @ .., number] = parts.as_slice() else { return false };
-    area.len() == 2
+    (2..=4).contains(&area.len())
         && area.bytes().all(|b| b.is_ascii_lowercase())
         && !words.is_empty()
         && words.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
@@ -191,6 +192,8 @@ mod tests {
             "https://b.s3.us-isob-east-1.sc2s.sgov.gov/k",
             "https://b.s3.eu-isoe-west-1.cloud.adc-e.uk/k",
             "https://b.s3.us-isof-south-1.csp.hci.ic.gov/k",
+            "https://cloudformation-custom-resource-response-euscdeeast1.s3.eusc-de-east-1.amazonaws.eu/x?sig=1",
+            "https://b.s3-fips.dualstack.eusc-de-east-1.amazonaws.eu/k",
             "HTTPS://Bucket.S3.AMAZONAWS.COM/Key",
             "https://bucket.s3.amazonaws.com:443/key",
             // The URL parser decodes a percent-encoded host; the decoded host is what is checked and contacted.
@@ -213,6 +216,9 @@ mod tests {
             "https://bucket.s3.amazonaws.com./x?X-Amz-Signature=secret",
             "https://bucket.s3.amazonaws.com:8443/x?X-Amz-Signature=secret",
             "https://abc123.execute-api.us-east-1.amazonaws.com/prod?X-Amz-Signature=secret",
+            "https://abc123.execute-api.eusc-de-east-1.amazonaws.eu/prod?X-Amz-Signature=secret",
+            "https://bucket.s3-website.eusc-de-east-1.amazonaws.eu/x?X-Amz-Signature=secret",
+            "https://bucket.s3.useast-de-east-1.amazonaws.eu/x?X-Amz-Signature=secret",
             "https://my-alb-1234.us-east-1.elb.amazonaws.com/x?X-Amz-Signature=secret",
             "https://ec2-203-0-113-5.compute-1.amazonaws.com/x?X-Amz-Signature=secret",
             "https://abc.lambda-url.us-east-1.on.aws/x?X-Amz-Signature=secret",

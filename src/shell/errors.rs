@@ -16,7 +16,8 @@ where
     match err {
         SdkError::ServiceError(ctx) => match ctx.err().code() {
             Some(code) => {
-                aws(code, ctx.err().message().unwrap_or_default().to_owned(), retry_for(code, ctx.err().message().unwrap_or_default()))
+                let message = ctx.err().message().unwrap_or_default();
+                aws(code, message.to_owned(), retry_for(code, message, ctx.raw().status().as_u16()))
             }
             None => foreign_answer(operation, ctx.raw(), "an answer that is not an AWS error"),
         },
@@ -44,20 +45,30 @@ pub fn one_line(text: &str) -> String {
     if line.chars().count() > 300 { format!("{}...", line.chars().take(300).collect::<String>()) } else { line }
 }
 
-/// Which service errors are worth another attempt. LimitExceededException is a quota, not throttling:
-/// retrying it only delays the same answer.
-pub fn retry_for(code: &str, message: &str) -> Retry {
+/// Which service errors are worth another attempt: every 5xx and 429 whatever its code (AWS's SDKs retry
+/// those; a code never seen before must not make a passing fault final), the throttling codes of the three
+/// services, throttling relayed by Application Auto Scaling, concurrent updates and IAM propagation.
+/// LimitExceededException is a quota, not throttling: retrying it only delays the same answer.
+pub fn retry_for(code: &str, message: &str, status: u16) -> Retry {
+    let lower = message.to_ascii_lowercase();
     match code {
         "ThrottlingException"
         | "Throttling"
+        | "ThrottledException"
+        | "RequestThrottledException"
         | "TooManyRequestsException"
         | "RequestLimitExceeded"
+        | "SlowDown"
         | "ConcurrentUpdateException"
         | "InternalServiceException"
         | "InternalFailure"
         | "ServiceUnavailable" => Retry::Transient,
+        // Application Auto Scaling relaying CloudWatch's throttling while it manages a policy's alarms
+        // (terraform-provider-aws #1428): "Rate exceeded".
+        "FailedResourceAccessException" if lower.contains("rate exceeded") || lower.contains("throttl") => Retry::Transient,
         // IAM propagation: a role created in the same stack is not usable for a few seconds.
         "ValidationException" if message.contains("Unable to assume IAM role") => Retry::Transient,
+        _ if status >= 500 || status == 429 => Retry::Transient,
         "ObjectNotFoundException" | "ResourceNotFoundException" | "ResourceNotFound" => Retry::NotFound,
         _ => Retry::Final,
     }
@@ -77,6 +88,27 @@ mod tests {
         assert!(matches!(err, Error::Aws { retry: Retry::Transient, .. }));
         let raw = HttpResponse::new(403.try_into().unwrap(), SdkBody::empty());
         assert!(matches!(foreign_answer("X", &raw, "y"), Error::Aws { retry: Retry::Final, .. }));
+    }
+
+    #[test]
+    fn status_and_relayed_throttling_decide_as_well_as_the_code() {
+        for (code, message, status) in [
+            ("InternalServiceError", "", 500),
+            ("SomethingNew", "", 503),
+            ("Whatever", "", 429),
+            ("SlowDown", "", 400),
+            ("ThrottledException", "", 400),
+            ("RequestThrottledException", "", 400),
+            ("FailedResourceAccessException", "Rate exceeded (Service: AmazonCloudWatch; Status Code: 400)", 400),
+            ("FailedResourceAccessException", "Request was throttled", 400),
+        ] {
+            assert_eq!(retry_for(code, message, status), Retry::Transient, "{code} {status}");
+        }
+        assert_eq!(
+            retry_for("FailedResourceAccessException", "User is not authorized to perform cloudwatch:PutMetricAlarm", 400),
+            Retry::Final
+        );
+        assert_eq!(retry_for("ValidationException", "bad", 400), Retry::Final);
     }
 
     #[test]

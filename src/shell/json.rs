@@ -14,6 +14,8 @@ use aws_sigv4::sign::v4;
 use serde_json::Value;
 
 use crate::error::Retry;
+pub use crate::shell::endpoint::no_region;
+use crate::shell::endpoint::{self, Service};
 use crate::shell::errors::{foreign_status, one_line, retry_for};
 use crate::{Error, Result};
 
@@ -33,6 +35,8 @@ pub struct JsonService {
     /// The IAM service prefix an AccessDenied names (`sagemaker`, `cloudwatch`).
     iam_prefix: &'static str,
     content_type: &'static str,
+    /// CloudWatch's JSON protocol is query-compatible: requests say so, and errors carry the query code.
+    query_compatible: bool,
     credentials: Option<SharedCredentialsProvider>,
     /// The last credentials, reused until five minutes before they expire (the SDK clients cache theirs too).
     cached: Arc<Mutex<Option<Credentials>>>,
@@ -45,10 +49,11 @@ pub struct Protocol {
     pub target_prefix: &'static str,
     pub iam_prefix: &'static str,
     pub content_type: &'static str,
-    /// The host's first label (`api.sagemaker`, `monitoring`).
-    pub host_prefix: &'static str,
-    /// The SDK's service-specific endpoint variable (`AWS_ENDPOINT_URL_SAGEMAKER`).
-    pub endpoint_variable: &'static str,
+    /// Where it is reached (see [`endpoint`](super::endpoint)).
+    pub service: Service,
+    /// `awsQueryCompatible` in the service's model: requests carry `x-amzn-query-mode: true`, and an error's
+    /// code is read from `x-amzn-query-error` when present.
+    pub query_compatible: bool,
 }
 
 /// SageMaker's control plane: JSON 1.1.
@@ -57,8 +62,8 @@ pub const SAGEMAKER: Protocol = Protocol {
     target_prefix: "SageMaker",
     iam_prefix: "sagemaker",
     content_type: "application/x-amz-json-1.1",
-    host_prefix: "api.sagemaker",
-    endpoint_variable: "AWS_ENDPOINT_URL_SAGEMAKER",
+    service: Service::SageMaker,
+    query_compatible: false,
 };
 
 /// CloudWatch: its JSON 1.0 protocol (the Rust SDK speaks CBOR to it by default; JSON is what every
@@ -68,27 +73,32 @@ pub const CLOUDWATCH: Protocol = Protocol {
     target_prefix: "GraniteServiceVersion20100801",
     iam_prefix: "cloudwatch",
     content_type: "application/x-amz-json-1.0",
-    host_prefix: "monitoring",
-    endpoint_variable: "AWS_ENDPOINT_URL_CLOUDWATCH",
+    service: Service::CloudWatch,
+    query_compatible: true,
 };
 
 impl JsonService {
-    /// A client for `protocol` with the SDK configuration's region, credentials and endpoint override
-    /// (`var` reads the service-specific endpoint variable, which wins over `AWS_ENDPOINT_URL`).
-    pub fn new(protocol: Protocol, config: &SdkConfig, http: reqwest::Client, var: impl Fn(&str) -> Option<String>) -> Self {
-        let region = config.region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
-        let endpoint = var(protocol.endpoint_variable)
-            .filter(|v| !v.is_empty())
-            .or_else(|| config.endpoint_url().map(str::to_owned))
-            .unwrap_or_else(|| default_endpoint(protocol.host_prefix, &region));
+    /// A client for `protocol` with the SDK configuration's region and credentials, sending to the endpoint
+    /// the SDK would use (see [`endpoint::resolve`]).
+    ///
+    /// # Errors
+    /// No region, or FIPS or dual-stack asked for where the partition has none: a start-up error.
+    pub async fn new(protocol: Protocol, config: &SdkConfig, http: reqwest::Client) -> Result<Self, String> {
+        let region = config.region().ok_or_else(endpoint::no_region)?.to_string();
+        let endpoint = endpoint::resolve(protocol.service, config).await?;
+        Ok(Self::at(protocol, config, http, region, endpoint))
+    }
+
+    fn at(protocol: Protocol, config: &SdkConfig, http: reqwest::Client, region: String, endpoint: String) -> Self {
         Self {
             http,
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            endpoint,
             region,
             signing_name: protocol.signing_name,
             target_prefix: protocol.target_prefix,
             iam_prefix: protocol.iam_prefix,
             content_type: protocol.content_type,
+            query_compatible: protocol.query_compatible,
             credentials: config.credentials_provider(),
             cached: Arc::default(),
         }
@@ -103,6 +113,9 @@ impl JsonService {
         let target = format!("{}.{operation}", self.target_prefix);
         let url = format!("{}/", self.endpoint);
         let mut headers = vec![("content-type", self.content_type.to_owned()), ("x-amz-target", target)];
+        if self.query_compatible {
+            headers.push(("x-amzn-query-mode", "true".to_owned()));
+        }
         headers.extend(self.signature(operation, &url, &headers, &payload).await?);
         let mut request = self.http.post(&url).body(payload);
         for (name, value) in headers {
@@ -111,7 +124,13 @@ impl JsonService {
         let answer = request.send().await.map_err(|err| network_error(operation, err))?;
         let status = answer.status().as_u16();
         let kind = answer.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned();
-        let error_type = answer.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| answer.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let error_type = header("x-amzn-errortype");
+        // `x-amzn-query-error: <Code>;<Sender|Receiver>` names the code as the query protocol has it.
+        let query_code = header("x-amzn-query-error").filter(|_| self.query_compatible).and_then(|v| {
+            let code = v.split(';').next().unwrap_or_default().trim().to_owned();
+            (!code.is_empty()).then_some(code)
+        });
         if (200..300).contains(&status) {
             let bytes = answer.bytes().await.map_err(|err| network_error(operation, err))?;
             return serde_json::from_slice(&bytes).or_else(|_| {
@@ -119,7 +138,8 @@ impl JsonService {
             });
         }
         let text = crate::delivery::read_bounded(answer, MAX_ERROR_BYTES).await;
-        Err(self.named_permission(service_error(operation, status, &kind, error_type.as_deref(), &text)))
+        let err = service_error(operation, status, &kind, error_type.as_deref(), &text);
+        Err(self.named_permission(with_query_code(err, query_code, status)))
     }
 
     /// SigV4 headers for one request.
@@ -189,9 +209,15 @@ impl JsonService {
     }
 }
 
-fn default_endpoint(host_prefix: &str, region: &str) -> String {
-    let domain = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
-    format!("https://{host_prefix}.{region}.{domain}")
+/// A query-compatible service's error: the code from `x-amzn-query-error` wins over the JSON `__type`.
+fn with_query_code(err: Error, query_code: Option<String>, status: u16) -> Error {
+    match (err, query_code) {
+        (Error::Aws { operation, message, .. }, Some(code)) => {
+            let retry = retry_for(&code, &message, status);
+            Error::Aws { operation, code, message, retry }
+        }
+        (err, _) => err,
+    }
 }
 
 fn signing_error(operation: &'static str, err: &dyn std::fmt::Display) -> Error {
@@ -219,7 +245,7 @@ pub fn service_error(operation: &'static str, status: u16, kind: &str, error_typ
         .and_then(Value::as_str)
         .map(one_line)
         .unwrap_or_default();
-    let retry = retry_for(code, &message);
+    let retry = retry_for(code, &message, status);
     Error::Aws { operation, code: code.to_owned(), message, retry }
 }
 
@@ -270,6 +296,18 @@ mod tests {
     }
 
     #[test]
+    fn query_compatible_errors_take_their_code_from_the_query_header() {
+        let body = r#"{"__type":"com.amazonaws.cloudwatch#ResourceNotFoundException","message":"gone"}"#;
+        let err = service_error("DeleteAlarms", 404, "application/x-amz-json-1.0", None, body);
+        let err = with_query_code(err, Some("ResourceNotFound".into()), 404);
+        assert!(matches!(&err, Error::Aws { code, retry: Retry::NotFound, .. } if code == "ResourceNotFound"), "{err:?}");
+        // A code never seen before is still retried when the status is a 5xx.
+        let err = service_error("PutMetricAlarm", 500, "application/x-amz-json-1.0", None, r#"{"__type":"InternalServiceError"}"#);
+        let err = with_query_code(err, Some("InternalServiceFault".into()), 500);
+        assert!(matches!(&err, Error::Aws { code, retry: Retry::Transient, .. } if code == "InternalServiceFault"), "{err:?}");
+    }
+
+    #[test]
     fn anything_else_is_one_line_with_status_and_content_type() {
         let err = service_error("PutMetricAlarm", 502, "text/html", None, "<html>\n</html>");
         assert_eq!(err.to_string(), "PutMetricAlarm failed: HTTP 502: an answer that is not an AWS error (content type text/html)");
@@ -296,7 +334,8 @@ mod tests {
             .region(aws_config::Region::new("eu-west-1"))
             .build();
         let http = reqwest::Client::builder().use_preconfigured_tls(crate::tls::client_config(None).unwrap()).build().unwrap();
-        JsonService::new(SAGEMAKER, &config, http, |_| None)
+        let endpoint = "https://api.sagemaker.eu-west-1.amazonaws.com".to_owned();
+        JsonService::at(SAGEMAKER, &config, http, "eu-west-1".into(), endpoint)
     }
 
     #[derive(Debug)]
@@ -315,7 +354,6 @@ mod tests {
     async fn requests_are_signed_and_credentials_are_asked_for_once_while_fresh() {
         let provider = Arc::new(Counting::default());
         let sagemaker = service(provider.clone());
-        assert_eq!(sagemaker.endpoint, "https://api.sagemaker.eu-west-1.amazonaws.com");
         let headers = vec![("content-type", "application/x-amz-json-1.1".to_owned())];
         for _ in 0..3 {
             let signed =
@@ -335,11 +373,5 @@ mod tests {
             sagemaker.signature("DescribeEndpoint", "https://x/", &[], b"{}").await.unwrap();
         }
         assert_eq!(provider.0.load(std::sync::atomic::Ordering::SeqCst), 2);
-    }
-
-    #[test]
-    fn endpoints_default_per_partition() {
-        assert_eq!(default_endpoint("api.sagemaker", "eu-west-1"), "https://api.sagemaker.eu-west-1.amazonaws.com");
-        assert_eq!(default_endpoint("monitoring", "cn-north-1"), "https://monitoring.cn-north-1.amazonaws.com.cn");
     }
 }

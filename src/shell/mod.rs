@@ -22,6 +22,7 @@ use crate::{Error, Result, error::Retry};
 mod aas;
 mod cloudwatch;
 mod convert;
+pub mod endpoint;
 mod errors;
 pub mod http;
 pub mod json;
@@ -125,11 +126,11 @@ mod tests {
     #[test]
     fn transient_errors_are_retried_and_quotas_are_not() {
         for code in ["ThrottlingException", "ConcurrentUpdateException", "InternalServiceException"] {
-            assert_eq!(retry_for(code, "x"), Retry::Transient, "{code}");
+            assert_eq!(retry_for(code, "x", 400), Retry::Transient, "{code}");
         }
-        assert_eq!(retry_for("LimitExceededException", "Rate exceeded"), Retry::Final);
-        assert_eq!(retry_for("ValidationException", "Unable to assume IAM role: arn:aws:iam::1:role/r"), Retry::Transient);
-        assert_eq!(retry_for("ValidationException", "MinCapacity too large"), Retry::Final);
-        assert_eq!(retry_for("ObjectNotFoundException", ""), Retry::NotFound);
+        assert_eq!(retry_for("LimitExceededException", "Rate exceeded", 400), Retry::Final);
+        assert_eq!(retry_for("ValidationException", "Unable to assume IAM role: arn:aws:iam::1:role/r", 400), Retry::Transient);
+        assert_eq!(retry_for("ValidationException", "MinCapacity too large", 400), Retry::Final);
+        assert_eq!(retry_for("ObjectNotFoundException", "", 400), Retry::NotFound);
     }
 }
