@@ -104,12 +104,12 @@ impl Handler {
     pub async fn process(&self, req: Request, deadline: Instant) -> Response {
         let limit = guard::work_limit(deadline, self.settings.margin, Instant::now());
         let progress = Progress::default();
-        let session = Session::new(self.clients.clone(), limit, progress.clone());
+        let session = Session::new(self.clients.clone(), limit, progress.clone(), self.settings.consistency_window);
         let work = {
             let req = req.clone();
             async move { dispatch(&req, &session).await }.in_current_span()
         };
-        match guard::run(work, limit).await {
+        let response = match guard::run(work, limit).await {
             Ok(response) => response,
             Err(Interrupted::Panicked(message)) => {
                 tracing::error!(panic = %message, "handler panicked");
@@ -131,7 +131,8 @@ impl Handler {
                     ),
                 )
             }
-        }
+        };
+        names_what_was_written(response, req.request_type, progress.written())
     }
 
     /// Direct mode: PUTs the response to `url` and returns null. cdk-provider mode (`url` is `None`): returns
@@ -214,6 +215,17 @@ async fn dispatch(req: &Request, aas: &Session) -> Response {
         }
     };
     outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string()))
+}
+
+/// A Create that failed after it wrote something (a target registered, a policy or action put) answers with
+/// that thing's physical id, so CloudFormation's rollback Delete removes it (only if this resource owns it);
+/// one that wrote nothing keeps the id that names nothing.
+pub fn names_what_was_written(mut response: Response, request_type: RequestType, written: Option<String>) -> Response {
+    if let (Status::Failed, RequestType::Create, Some(id)) = (response.status, request_type, written) {
+        tracing::info!(physical_id = %id, "the failed create answers with what it wrote, for the rollback delete to remove");
+        response.physical_id = id;
+    }
+    response
 }
 
 fn request_span(request_id: &str, logical_id: &str, request_type: &str, resource_type: &str) -> tracing::Span {

@@ -19,6 +19,7 @@ pub async fn put(req: &Request, spec: PolicySpec, aas: &Session) -> Result<Respo
     }
     aas.require_target(&spec.target).await?;
     let (arn, alarms) = aas.put_policy(&spec).await?;
+    aas.wrote(arn.clone());
     tracing::info!(policy = %spec.name, arn = %arn, "scaling policy put");
     let data = BTreeMap::from([
         ("Arn".to_owned(), arn.clone()),

@@ -20,10 +20,10 @@ pub async fn put(req: &Request, spec: ActionSpec, aas: &Session) -> Result<Respo
     }
     aas.require_target(&spec.target).await?;
     aas.put_action(&spec).await?;
-    let arn = aas
-        .action_arn(&spec.name, &spec.target)
-        .await?
-        .ok_or_else(|| Error::Conflict(format!("PutScheduledAction succeeded but DescribeScheduledActions does not show {}", spec.name)))?;
+    aas.wrote(spec.physical_id());
+    let arn = aas.put_action_arn(&spec.name, &spec.target).await?.ok_or_else(|| {
+        Error::Conflict(format!("PutScheduledAction succeeded but DescribeScheduledActions did not show {} within the wait", spec.name))
+    })?;
     tracing::info!(action = %spec.name, arn = %arn, "scheduled action put");
     Ok(Response::success(&req.echo, spec.physical_id(), BTreeMap::from([("ScheduledActionARN".to_owned(), arn)])))
 }

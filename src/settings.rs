@@ -24,15 +24,22 @@ pub struct Settings {
     /// The time limit of one AWS call attempt (`AWS_ATTEMPT_TIMEOUT_MS`): a hung connection is retried
     /// instead of using up the invocation.
     pub attempt_timeout: Duration,
+    /// How long a target just registered may stay invisible to Describe, tagging, policies and scheduled
+    /// actions before that is taken as final (`CONSISTENCY_WINDOW_MS`).
+    pub consistency_window: Duration,
 }
 
 /// The default deadline margin: enough for one PUT to S3 with a retry.
 pub const DEFAULT_MARGIN: Duration = Duration::from_secs(3);
 /// The default time limit of one AWS call attempt: Application Auto Scaling answers in well under a second.
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
+/// The default consistency window: Application Auto Scaling documents that a new target may not be visible
+/// at once; a minute covers what terraform-provider-aws has seen in practice (it waits up to two for Describe).
+pub const DEFAULT_CONSISTENCY_WINDOW: Duration = Duration::from_secs(60);
 
 impl Settings {
-    /// Reads `CUSTOM_RESOURCE_MODE`, `DEADLINE_MARGIN_MS`, `AWS_ATTEMPT_TIMEOUT_MS` and `RESPONSE_URL_ALLOWED_HOSTS`
+    /// Reads `CUSTOM_RESOURCE_MODE`, `DEADLINE_MARGIN_MS`, `AWS_ATTEMPT_TIMEOUT_MS`, `CONSISTENCY_WINDOW_MS` and
+    /// `RESPONSE_URL_ALLOWED_HOSTS`
     /// through `var`.
     ///
     /// # Errors
@@ -45,13 +52,14 @@ impl Settings {
         };
         let margin = millis(&var, "DEADLINE_MARGIN_MS")?.unwrap_or(DEFAULT_MARGIN);
         let attempt_timeout = millis(&var, "AWS_ATTEMPT_TIMEOUT_MS")?.filter(|d| !d.is_zero()).unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
+        let consistency_window = millis(&var, "CONSISTENCY_WINDOW_MS")?.unwrap_or(DEFAULT_CONSISTENCY_WINDOW);
         let mut allowed_hosts = Vec::new();
         for entry in var("RESPONSE_URL_ALLOWED_HOSTS").unwrap_or_default().split(',').filter(|e| !e.trim().is_empty()) {
             let host = AllowedHost::parse(entry)
                 .ok_or_else(|| format!("RESPONSE_URL_ALLOWED_HOSTS entry {entry:?} is not a host or host:port"))?;
             allowed_hosts.push(host);
         }
-        Ok(Self { mode, margin, allowed_hosts, attempt_timeout })
+        Ok(Self { mode, margin, allowed_hosts, attempt_timeout, consistency_window })
     }
 
     /// Reads the process environment.
@@ -84,6 +92,7 @@ mod tests {
         let s = read(&[]).unwrap();
         assert_eq!((s.mode, s.margin, s.allowed_hosts.len()), (Mode::Direct, DEFAULT_MARGIN, 0));
         assert_eq!(s.attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
+        assert_eq!(s.consistency_window, DEFAULT_CONSISTENCY_WINDOW);
     }
 
     #[test]
@@ -105,6 +114,8 @@ mod tests {
         assert!(read(&[("RESPONSE_URL_ALLOWED_HOSTS", "a/b")]).unwrap_err().contains("RESPONSE_URL_ALLOWED_HOSTS"));
         assert_eq!(read(&[("AWS_ATTEMPT_TIMEOUT_MS", "1500")]).unwrap().attempt_timeout, Duration::from_millis(1500));
         assert!(read(&[("AWS_ATTEMPT_TIMEOUT_MS", "x")]).unwrap_err().contains("AWS_ATTEMPT_TIMEOUT_MS"));
+        assert_eq!(read(&[("CONSISTENCY_WINDOW_MS", "2000")]).unwrap().consistency_window, Duration::from_secs(2));
+        assert!(read(&[("CONSISTENCY_WINDOW_MS", "x")]).unwrap_err().contains("CONSISTENCY_WINDOW_MS"));
         assert!(read(&[("DEADLINE_MARGIN_MS", "3s")]).unwrap_err().contains("DEADLINE_MARGIN_MS"));
     }
 }

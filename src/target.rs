@@ -144,9 +144,7 @@ pub async fn put(req: &Request, spec: TargetSpec, aas: &Session) -> Result<Respo
             Call::Untag(keys) => aas.untag(&target_arn(&arn, &spec.id, aas).await?, keys).await?,
         }
     }
-    let described = aas.describe_target(&spec.id).await?.ok_or_else(|| {
-        Error::Conflict(format!("RegisterScalableTarget succeeded but DescribeScalableTargets does not show {}", spec.id.physical_id()))
-    })?;
+    let described = aas.describe_registered(&spec.id).await?;
     tracing::info!(target = %spec.id.physical_id(), min = described.min, max = described.max, "scalable target registered");
     let mut data = data(&spec.id, &described);
     if let Some(capacity) = current_capacity {

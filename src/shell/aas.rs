@@ -7,8 +7,9 @@ use aws_sdk_applicationautoscaling::types::{
     PolicyType, ScalableDimension as SdkDimension, ScalableTargetAction, ServiceNamespace, SuspendedState,
 };
 
-use super::Session;
 use super::convert::{sdk_step_scaling, sdk_target_tracking, to_hash_map};
+use super::{NotFound, Session, classify};
+use crate::error::Retry;
 use crate::model::action_spec::ActionSpec;
 use crate::model::policy_spec::{PolicyConfig, PolicySpec};
 use crate::model::target_spec::{Described, Registration, Suspended};
@@ -50,38 +51,96 @@ impl Session {
     /// # Errors
     /// The final AWS error.
     pub async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
-        let out = self.call("ListTagsForResource", || self.clients.autoscaling.list_tags_for_resource().resource_arn(arn).send()).await?;
+        let out =
+            self.call_new("ListTagsForResource", || self.clients.autoscaling.list_tags_for_resource().resource_arn(arn).send()).await?;
         Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
     }
 
     /// RegisterScalableTarget; returns the target's ARN when the service gives it.
     ///
+    /// Records the target as written (see [`Session::wrote`]) once an attempt took effect or may have (no
+    /// answer, a 5xx). A retry whose earlier attempt took effect with `Tags` is refused by AWS ("… already
+    /// exists. To update tags on an existing scalable target, use the TagResource API"): then the target is
+    /// ours, so it is registered without tags and tagged with TagResource.
+    ///
     /// # Errors
-    /// The final AWS error.
+    /// The final AWS error; `Conflict` when the tags are refused although no earlier attempt can have
+    /// registered the target (someone else registered it since it was looked up).
     pub async fn register(&self, reg: &Registration) -> Result<Option<String>> {
-        let out = self
-            .call("RegisterScalableTarget", || {
-                self.clients
-                    .autoscaling
-                    .register_scalable_target()
-                    .service_namespace(ServiceNamespace::Sagemaker)
-                    .resource_id(reg.id.resource.to_string())
-                    .scalable_dimension(SdkDimension::from(reg.id.dimension.as_str()))
-                    .min_capacity(reg.min)
-                    .max_capacity(reg.max)
-                    .set_role_arn(reg.role_arn.clone())
-                    .suspended_state(
-                        SuspendedState::builder()
-                            .dynamic_scaling_in_suspended(reg.suspended.dynamic_in)
-                            .dynamic_scaling_out_suspended(reg.suspended.dynamic_out)
-                            .scheduled_scaling_suspended(reg.suspended.scheduled)
-                            .build(),
-                    )
-                    .set_tags(reg.tags.as_ref().map(to_hash_map))
-                    .send()
+        let ambiguous = std::sync::atomic::AtomicBool::new(false);
+        let result = self
+            .retrying("RegisterScalableTarget", NotFound::Final, || async {
+                let answer = self.register_once(reg, reg.tags.as_ref()).await;
+                match &answer {
+                    Ok(_) => self.wrote(reg.id.physical_id()),
+                    Err(Error::Aws { retry: Retry::Transient, .. }) => {
+                        ambiguous.store(true, std::sync::atomic::Ordering::SeqCst);
+                        self.wrote(reg.id.physical_id());
+                    }
+                    Err(_) => {}
+                }
+                answer
             })
-            .await?;
-        Ok(out.scalable_target_arn().map(str::to_owned))
+            .await;
+        match (result, &reg.tags) {
+            (Err(err), Some(tags)) if is_tags_on_existing(&err) => {
+                if !ambiguous.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err(Error::Conflict(format!(
+                        "scalable target {} was registered by someone else after it was looked up; left untouched",
+                        reg.id.physical_id()
+                    )));
+                }
+                tracing::info!(target = %reg.id.physical_id(), "an earlier attempt registered the target: registering without tags, then TagResource");
+                let arn = self.retrying("RegisterScalableTarget", NotFound::Final, || self.register_once(reg, None)).await?;
+                let arn = match arn {
+                    Some(arn) if !arn.is_empty() => arn,
+                    _ => self.describe_registered(&reg.id).await?.arn,
+                };
+                self.tag(&arn, tags).await?;
+                Ok(Some(arn))
+            }
+            (result, _) => result,
+        }
+    }
+
+    async fn register_once(&self, reg: &Registration, tags: Option<&BTreeMap<String, String>>) -> Result<Option<String>> {
+        self.clients
+            .autoscaling
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_id(reg.id.resource.to_string())
+            .scalable_dimension(SdkDimension::from(reg.id.dimension.as_str()))
+            .min_capacity(reg.min)
+            .max_capacity(reg.max)
+            .set_role_arn(reg.role_arn.clone())
+            .suspended_state(
+                SuspendedState::builder()
+                    .dynamic_scaling_in_suspended(reg.suspended.dynamic_in)
+                    .dynamic_scaling_out_suspended(reg.suspended.dynamic_out)
+                    .scheduled_scaling_suspended(reg.suspended.scheduled)
+                    .build(),
+            )
+            .set_tags(tags.map(to_hash_map))
+            .send()
+            .await
+            .map(|out| out.scalable_target_arn().map(str::to_owned))
+            .map_err(|err| classify("RegisterScalableTarget", &err))
+    }
+
+    /// DescribeScalableTargets right after a register: polled for the consistency window, since a new
+    /// target may not be listed at once (Application Auto Scaling API reference, RegisterScalableTarget).
+    ///
+    /// # Errors
+    /// `Conflict` saying what was not seen, or the final AWS error.
+    pub async fn describe_registered(&self, id: &TargetId) -> Result<Described> {
+        let started = tokio::time::Instant::now();
+        self.eventually(|| self.describe_target(id)).await?.ok_or_else(|| {
+            Error::Conflict(format!(
+                "RegisterScalableTarget succeeded but DescribeScalableTargets did not show {} within {}s",
+                id.physical_id(),
+                started.elapsed().as_secs()
+            ))
+        })
     }
 
     /// DeregisterScalableTarget. A target already gone is not an error: returns `false`.
@@ -108,7 +167,7 @@ impl Session {
     /// # Errors
     /// The final AWS error.
     pub async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-        self.call("TagResource", || self.clients.autoscaling.tag_resource().resource_arn(arn).set_tags(Some(to_hash_map(tags))).send())
+        self.call_new("TagResource", || self.clients.autoscaling.tag_resource().resource_arn(arn).set_tags(Some(to_hash_map(tags))).send())
             .await
             .map(drop)
     }
@@ -128,7 +187,8 @@ impl Session {
     /// # Errors
     /// `Conflict` for a target that is not registered; the final AWS error otherwise.
     pub async fn require_target(&self, id: &TargetId) -> Result<()> {
-        match self.describe_target(id).await? {
+        // A target registered a moment ago (by another resource of the stack) may not be listed yet.
+        match self.eventually(|| self.describe_target(id)).await? {
             Some(_) => Ok(()),
             None => Err(not_registered(id)),
         }
@@ -152,7 +212,7 @@ impl Session {
             PolicyConfig::TargetTracking(t) => call.target_tracking_scaling_policy_configuration(sdk_target_tracking(t)?),
             PolicyConfig::Step(s) => call.step_scaling_policy_configuration(sdk_step_scaling(s)?),
         };
-        let out = self.call("PutScalingPolicy", || call.clone().send()).await.map_err(|e| missing_target(e, &spec.target))?;
+        let out = self.call_new("PutScalingPolicy", || call.clone().send()).await.map_err(|e| missing_target(e, &spec.target))?;
         let alarms = out.alarms().iter().map(|a| a.alarm_name().to_owned()).collect();
         Ok((out.policy_arn().to_owned(), alarms))
     }
@@ -218,7 +278,7 @@ impl Session {
             .set_start_time(spec.start.map(DateTime::from_secs))
             .set_end_time(spec.end.map(DateTime::from_secs))
             .scalable_target_action(ScalableTargetAction::builder().set_min_capacity(spec.min).set_max_capacity(spec.max).build());
-        self.call("PutScheduledAction", || call.clone().send()).await.map_err(|e| missing_target(e, &spec.target))?;
+        self.call_new("PutScheduledAction", || call.clone().send()).await.map_err(|e| missing_target(e, &spec.target))?;
         Ok(())
     }
 
@@ -242,6 +302,14 @@ impl Session {
         Ok(out.scheduled_actions().iter().find(|a| a.scheduled_action_name() == name).map(|a| a.scheduled_action_arn().to_owned()))
     }
 
+    /// The ARN of an action just put: polled for the consistency window, as a new target is.
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub async fn put_action_arn(&self, name: &str, target: &TargetId) -> Result<Option<String>> {
+        self.eventually(|| self.action_arn(name, target)).await
+    }
+
     /// DeleteScheduledAction. An action already gone is not an error: returns `false`.
     ///
     /// # Errors
@@ -261,6 +329,11 @@ impl Session {
             .await;
         gone_is_fine(result)
     }
+}
+
+/// AWS's refusal of `Tags` on RegisterScalableTarget for a target that exists.
+fn is_tags_on_existing(err: &Error) -> bool {
+    matches!(err, Error::Aws { code, message, .. } if code == "ValidationException" && message.contains("already exists") && message.contains("TagResource"))
 }
 
 fn gone_is_fine<T>(result: Result<T>) -> Result<bool> {

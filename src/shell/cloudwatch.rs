@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::Session;
+use super::{NotFound, Session};
 use crate::Result;
 use crate::model::target_spec::Tags;
 use crate::scale_to_zero::{AlarmSpec, alarm_request};
@@ -60,6 +60,6 @@ impl Session {
     }
 
     async fn cloudwatch(&self, operation: &'static str, body: &Value) -> Result<Value> {
-        self.retrying(operation, || self.clients.cloudwatch.call(operation, body)).await
+        self.retrying(operation, NotFound::Final, || self.clients.cloudwatch.call(operation, body)).await
     }
 }

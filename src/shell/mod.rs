@@ -36,20 +36,45 @@ pub use errors::retry_for;
 /// A bound on attempts, in case the clock says there is always time left.
 const MAX_ATTEMPTS: u32 = 40;
 
-/// The operation in flight, so a deadline can say what it was waiting for.
+/// What a request has done so far, shared with the guard: the operation in flight (so a deadline can say what
+/// it was waiting for) and the physical id of what it has written (so a Create that fails after writing
+/// answers with that id, and CloudFormation's rollback Delete removes it).
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<Mutex<Option<&'static str>>>);
+pub struct Progress {
+    operation: Arc<Mutex<Option<&'static str>>>,
+    written: Arc<Mutex<Option<String>>>,
+}
 
 impl Progress {
     fn set(&self, operation: Option<&'static str>) {
         // A poisoned lock only means a panic elsewhere; the value is still a plain Option.
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = operation;
+        *self.operation.lock().unwrap_or_else(|p| p.into_inner()) = operation;
     }
 
     /// The operation in flight, if any.
     pub fn current(&self) -> Option<&'static str> {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        *self.operation.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Records that something named by `physical_id` may now exist (a call took effect, or may have).
+    pub fn wrote(&self, physical_id: impl Into<String>) {
+        *self.written.lock().unwrap_or_else(|p| p.into_inner()) = Some(physical_id.into());
+    }
+
+    /// The physical id of what this request has written, if anything.
+    pub fn written(&self) -> Option<String> {
+        self.written.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// How a NotFound answer is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotFound {
+    /// The object is gone: final.
+    Final,
+    /// The object may be new and not visible yet (Application Auto Scaling is eventually consistent): retried
+    /// for the session's consistency window.
+    MaybeLag,
 }
 
 /// Application Auto Scaling calls for one event: retried until `until`, reporting progress.
@@ -58,6 +83,8 @@ pub struct Session {
     clients: Clients,
     until: Instant,
     progress: Progress,
+    /// How long a new target may stay invisible (see [`NotFound::MaybeLag`]).
+    consistency_window: Duration,
 }
 
 /// The AWS clients of the process, built once at start-up (see `main.rs`) and shared by every event.
@@ -69,9 +96,15 @@ pub struct Clients {
 }
 
 impl Session {
-    /// A session whose retries stop before `until`.
-    pub fn new(clients: Clients, until: Instant, progress: Progress) -> Self {
-        Self { clients, until, progress }
+    /// A session whose retries stop before `until`, and which waits up to `consistency_window` for what
+    /// Application Auto Scaling has not shown yet.
+    pub fn new(clients: Clients, until: Instant, progress: Progress, consistency_window: Duration) -> Self {
+        Self { clients, until, progress, consistency_window }
+    }
+
+    /// Records that what `physical_id` names may now exist (see [`Progress::wrote`]).
+    pub fn wrote(&self, physical_id: impl Into<String>) {
+        self.progress.wrote(physical_id);
     }
 
     /// Runs one SDK operation, retrying transient errors (see [`Session::retrying`]).
@@ -81,18 +114,30 @@ impl Session {
         Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        self.retrying(operation, || async { attempt().await.map_err(|err| classify(operation, &err)) }).await
+        self.retrying(operation, NotFound::Final, || async { attempt().await.map_err(|err| classify(operation, &err)) }).await
     }
 
-    /// Runs one operation whose errors are already classified, retrying transient ones with jittered
-    /// exponential backoff while a retry can still finish before `until`. The decisions live in the
-    /// non-generic [`Session::retry_delay`].
-    async fn retrying<T, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T>
+    /// [`Session::call`] for an operation on a target that may be too new to be seen: NotFound is retried
+    /// within the consistency window.
+    async fn call_new<T, E, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.retrying(operation, NotFound::MaybeLag, || async { attempt().await.map_err(|err| classify(operation, &err)) }).await
+    }
+
+    /// Runs one operation whose errors are already classified, retrying transient ones (and NotFound, when
+    /// `not_found` says it may be lag) with jittered exponential backoff while a retry can still finish
+    /// before `until`. The decisions live in the non-generic [`Session::retry_delay`].
+    async fn retrying<T, F, Fut>(&self, operation: &'static str, not_found: NotFound, attempt: F) -> Result<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
         self.progress.set(Some(operation));
+        let started = Instant::now();
         let mut tries = 0;
         let result = loop {
             let err = match attempt().await {
@@ -100,7 +145,7 @@ impl Session {
                 Err(err) => err,
             };
             tries += 1;
-            match self.retry_delay(operation, tries, &err) {
+            match self.retry_delay(operation, tries, &err, not_found, started) {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => break Err(err),
             }
@@ -110,12 +155,41 @@ impl Session {
     }
 
     /// How long to wait before retry number `tries`, or `None` when the error is final or no retry could
-    /// finish before `until`.
-    fn retry_delay(&self, operation: &'static str, tries: u32, err: &Error) -> Option<Duration> {
-        let Error::Aws { retry: Retry::Transient, .. } = err else { return None };
-        let delay = delay_before(tries, MAX_ATTEMPTS, Instant::now(), self.until)?;
-        tracing::warn!(operation, attempt = tries, delay_ms = delay.as_millis() as u64, error = %err, "transient error, retrying");
+    /// finish before `until` (or, for NotFound, after the consistency window since `started`).
+    fn retry_delay(&self, operation: &'static str, tries: u32, err: &Error, not_found: NotFound, started: Instant) -> Option<Duration> {
+        let until = match err {
+            Error::Aws { retry: Retry::Transient, .. } => self.until,
+            Error::Aws { retry: Retry::NotFound, .. } if not_found == NotFound::MaybeLag => {
+                self.until.min(started + self.consistency_window)
+            }
+            _ => return None,
+        };
+        let delay = delay_before(tries, MAX_ATTEMPTS, Instant::now(), until)?;
+        tracing::warn!(operation, attempt = tries, delay_ms = delay.as_millis() as u64, error = %err, "retrying");
         Some(delay)
+    }
+
+    /// Polls `look` until it sees something, for the consistency window (within the deadline): a target just
+    /// registered may not be listed at once. `None` when it never showed.
+    ///
+    /// # Errors
+    /// The final AWS error of a look.
+    async fn eventually<T, F, Fut>(&self, look: F) -> Result<Option<T>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<T>>>,
+    {
+        let until = self.until.min(Instant::now() + self.consistency_window);
+        for tries in 1.. {
+            if let Some(found) = look().await? {
+                return Ok(Some(found));
+            }
+            match delay_before(tries, MAX_ATTEMPTS, Instant::now(), until) {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => break,
+            }
+        }
+        Ok(None)
     }
 }
 

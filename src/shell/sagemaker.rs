@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::Session;
+use super::{NotFound, Session};
 use crate::model::{ResourceId, TargetId};
 use crate::sagemaker::{self, ComponentState, EndpointState, Observed, Readiness, VariantKind, VariantState};
 use crate::{Error, Result};
@@ -49,7 +49,7 @@ impl Session {
             ResourceId::Variant { endpoint, .. } => ("DescribeEndpoint", json!({"EndpointName": endpoint})),
             ResourceId::InferenceComponent { name } => ("DescribeInferenceComponent", json!({"InferenceComponentName": name})),
         };
-        let answer = self.retrying(operation, || self.clients.sagemaker.call(operation, &body)).await;
+        let answer = self.retrying(operation, NotFound::Final, || self.clients.sagemaker.call(operation, &body)).await;
         match answer {
             Ok(value) if operation == "DescribeEndpoint" => Ok(Observed::Endpoint(endpoint_state(&value))),
             Ok(value) => Ok(Observed::InferenceComponent(component_state(&value))),

@@ -65,6 +65,8 @@ pub fn spawn(
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("RESPONSE_URL_ALLOWED_HOSTS", "127.0.0.1")
         .env("RUST_LOG", "info")
+        // A short consistency window by default: a missing target is reported in seconds, not a minute.
+        .env("CONSISTENCY_WINDOW_MS", "3000")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
