@@ -169,6 +169,22 @@ impl Emulator {
         self.control("faults", Some(fault)).await;
     }
 
+    /// Makes targets registered from now on whose ResourceId contains `matching` invisible for `seconds`
+    /// (to Describe, tagging, policies and scheduled actions), as AWS's eventual consistency may.
+    pub async fn lag(&self, matching: &str, seconds: f64) {
+        self.control("consistency", Some(json!({"match": matching, "lag": seconds}))).await;
+    }
+
+    /// Makes the next call of `operation` whose body contains `matching` take effect and answer `seconds` late.
+    pub async fn late(&self, operation: &str, matching: &str, seconds: f64) {
+        self.control("faults", Some(json!({"operation": operation, "match": matching, "late": seconds, "times": 1}))).await;
+    }
+
+    /// Every request so far that botocore's model refuses (see tests/emulator/model_check.py).
+    pub async fn model_errors(&self) -> Vec<Value> {
+        self.control("model_errors", None).await.as_array().cloned().unwrap_or_default()
+    }
+
     /// Makes the next `times` calls of `operation` whose body contains `matching` hang for `seconds`.
     pub async fn hang(&self, operation: &str, matching: &str, seconds: u64, times: u32) {
         self.control("faults", Some(json!({"operation": operation, "match": matching, "hang": seconds, "times": times}))).await;

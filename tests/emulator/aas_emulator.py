@@ -18,6 +18,11 @@ Control endpoints, for tests only:
                               "error": "ThrottlingException", "message": "...", "status": 400, "times": 2}
                              or {"operation": ..., "match": ..., "hang": 30, "times": 1}  (sleep, then 500)
                              "operation": "*" matches every operation; "probability": 0.2 hits a fifth of them
+                             or {"operation": "RegisterScalableTarget", "match": ..., "late": 6, "times": 1}:
+                             the request takes effect, and its answer comes `late` seconds later (see gap_late_answer)
+    POST /_emulator/consistency {"match": "<substring of the ResourceId>", "lag": 2.0}: a target registered with a
+                             matching id stays invisible for `lag` seconds (see gap_new_target_not_visible)
+    GET  /_emulator/model_errors  every request that did not follow botocore's model (see model_check.py)
     GET  /_emulator/calls    every call so far: [{"service": ..., "operation": ..., "resource": ..., "body": {...}}]
                              ("resource" is the ResourceId, resolved from ResourceARN for the tagging calls; the
                              EndpointName or InferenceComponentName for SageMaker; the alarm for CloudWatch)
@@ -51,6 +56,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 import cloudwatch_gaps
+import model_check
 import sagemaker_gaps
 
 # The JSON-protocol services the emulator stands between the function and moto for, by X-Amz-Target prefix.
@@ -89,6 +95,10 @@ class Emulator:
         self.tags = {}  # ScalableTargetARN -> {key: value}; gap: moto has no tagging
         self.faults = []
         self.calls = []
+        self.models = model_check.ModelCheck()
+        self.model_errors = []  # requests botocore's model refuses; each also fails the call that sent it
+        self.lags = []  # [{"match": ..., "lag": seconds}]: see gap_new_target_not_visible
+        self.born = {}  # (ScalableDimension, ResourceId) -> when the target was registered as new
         # Services beyond Application Auto Scaling, each in its own module: op_<Operation> methods, reset().
         self.extensions = {
             "sagemaker": sagemaker_gaps.SageMaker(region, AwsError),
@@ -149,10 +159,18 @@ class Emulator:
         except AwsError as err:
             return send(start_response, err.status, {"__type": err.code, "message": err.message})
         body = json.loads(raw or b"{}")
+        problems = self.models.check(service, operation, environ, body)
         with self.lock:
             self.calls.append({"service": service, "operation": operation, "resource": self.resource_of(service, body), "body": body})
-            fault = self.take_fault(operation, raw.decode("utf-8", "replace"))
+            if problems:
+                self.model_errors.append({"service": service, "operation": operation, "problems": problems})
+            fault = None if problems else self.take_fault(operation, raw.decode("utf-8", "replace"))
         try:
+            if problems:
+                # Not an AWS code on purpose: no retry rule of the function knows it, so the test that sent it fails.
+                raise AwsError("EmulatorModelMismatch", f"{operation} does not follow botocore's model: " + "; ".join(problems))
+            if fault is not None and "late" in fault:
+                return self.gap_late_answer(environ, start_response, service, operation, body, raw, fault)
             if fault is not None:
                 if "hang" in fault:
                     time.sleep(min(float(fault["hang"]), MAX_HANG_SECONDS))
@@ -161,7 +179,33 @@ class Emulator:
             with self.lock:  # moto's backends are not thread-safe; one request at a time keeps them consistent
                 return self.handle(environ, start_response, service, operation, body, raw)
         except AwsError as err:
-            return send(start_response, err.status, {"__type": err.code, "message": err.message})
+            return self.send_error(start_response, service, environ, err)
+
+    def send_error(self, start_response, service, environ, err):
+        """An error answer as the service sends it. A query-compatible service (CloudWatch) answered in query
+        mode also names the query protocol's code in `x-amzn-query-error: <Code>;<Sender|Receiver>`
+        (Smithy's awsQueryCompatible trait); its JSON `__type` is the error shape's name."""
+        extra = []
+        if self.models.is_query_compatible(service) and environ.get("HTTP_X_AMZN_QUERY_MODE") == "true":
+            fault = "Receiver" if err.status >= 500 else "Sender"
+            extra.append(("x-amzn-query-error", f"{self.models.query_code(service, err.code)};{fault}"))
+        return send(start_response, err.status, {"__type": err.code, "message": err.message}, extra)
+
+    # --- gap: a request that takes effect but whose answer comes late ---------------------------------------
+    # AWS: a call can succeed on the service and its answer be lost or late (the client's attempt limit, a
+    # reset connection): RegisterScalableTarget on a first registration may take seconds while the service-
+    # linked role is created. The SDK then retries a call that already took effect.
+    def gap_late_answer(self, environ, start_response, service, operation, body, raw, fault):
+        with self.lock:
+            captured = {}
+
+            def keep(status, headers, exc_info=None):
+                captured["status"], captured["headers"] = status, headers
+
+            answer = self.handle(environ, keep, service, operation, body, raw)
+        time.sleep(min(float(fault["late"]), MAX_HANG_SECONDS))
+        start_response(captured["status"], captured["headers"])
+        return answer
 
     def call_moto(self, environ, raw):
         """Hands the request to moto and returns (status, headers, json body)."""
@@ -208,6 +252,11 @@ class Emulator:
                 fault.setdefault("times", 1)
                 self.faults.append(fault)
                 return send(start_response, 200, {"ok": True})
+            if path == "/_emulator/consistency":
+                self.lags.append(json.loads(read_body(environ)))
+                return send(start_response, 200, {"ok": True})
+            if path == "/_emulator/model_errors":
+                return send(start_response, 200, self.model_errors)
             if path == "/_emulator/calls":
                 return send(start_response, 200, self.calls)
             if path == "/_emulator/state":
@@ -226,6 +275,9 @@ class Emulator:
                 self.tags.clear()
                 self.faults.clear()
                 self.calls.clear()
+                self.model_errors.clear()
+                self.lags.clear()
+                self.born.clear()
                 for extension in self.extensions.values():
                     extension.reset()
                 return send(start_response, 200, {"ok": True})
@@ -241,6 +293,7 @@ class Emulator:
 
     def op_autoscaling_TagResource(self, body):
         target = self.target_by_arn(body.get("ResourceARN"))
+        gap_new_target_not_visible(self, {"ResourceId": target.resource_id, "ScalableDimension": target.scalable_dimension})
         self.tags.setdefault(target.arn, {}).update(body.get("Tags") or {})
         return {}
 
@@ -252,13 +305,22 @@ class Emulator:
 
     def op_autoscaling_ListTagsForResource(self, body):
         target = self.target_by_arn(body.get("ResourceARN"))
+        gap_new_target_not_visible(self, {"ResourceId": target.resource_id, "ScalableDimension": target.scalable_dimension})
         return {"Tags": dict(self.tags.get(target.arn, {}))}
+
+    def still_invisible(self, resource_id, dimension):
+        born = self.born.get((dimension, resource_id))
+        if born is None:
+            return False
+        lag = max((l["lag"] for l in self.lags if l.get("match", "") in resource_id), default=0)
+        return time.monotonic() - born < lag
 
     # gap: DescribeScalableTargets paging never ends in moto (NextToken is always a fixed number)
     def op_autoscaling_DescribeScalableTargets(self, body):
         targets = self.backend().describe_scalable_targets(
             body.get("ServiceNamespace"), body.get("ResourceIds"), body.get("ScalableDimension")
         )
+        targets = [t for t in targets if not self.still_invisible(t.resource_id, t.scalable_dimension)]
         start = int(body.get("NextToken") or 0)
         size = int(body.get("MaxResults") or 50)
         page = targets[start:start + size]
@@ -326,10 +388,11 @@ class _Input:
         return self.read(size)
 
 
-def send(start_response, status, payload):
+def send(start_response, status, payload, extra=()):
     data = json.dumps(payload).encode()
     reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(status, "Error")
     headers = [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data)))]
+    headers.extend(extra)
     if status >= 400:
         headers.append(("x-amzn-ErrorType", payload.get("__type", "")))
     start_response(f"{status} {reason}", headers)
@@ -364,14 +427,37 @@ def gap_capacity_validation(emu, body):
 # --- gap: Tags on RegisterScalableTarget are dropped by moto; AWS stores them, and refuses them for an existing target --
 def gap_register_tags_refused_on_existing(emu, body):
     if body.get("Tags") and emu.find_target(body) is not None:
-        raise AwsError("ValidationException", "Tags can only be specified when registering a new scalable target; "
-                       "use TagResource for an existing one")
+        # AWS's own words (Application Auto Scaling, RegisterScalableTarget "Tags"):
+        raise AwsError("ValidationException", "The scalable target that you tried to tag already exists. To update "
+                       "tags on an existing scalable target, use the TagResource API.")
 
 
 def gap_register_tags_stored(emu, body, answer):
     if body.get("Tags"):
         emu.tags.setdefault(answer["ScalableTargetARN"], {}).update(body["Tags"])
     return answer
+
+
+# --- gap: a new target is not visible at once -------------------------------------------------------------------
+# AWS (Application Auto Scaling API reference, RegisterScalableTarget and "eventual consistency"; terraform-provider-
+# aws retries Describe for 2 minutes and PutScalingPolicy/PutScheduledAction on ObjectNotFoundException for 5):
+# right after RegisterScalableTarget, DescribeScalableTargets may not list the target and PutScalingPolicy,
+# PutScheduledAction, TagResource and ListTagsForResource may answer that it does not exist. moto is consistent
+# at once; here a target whose ResourceId matches a /_emulator/consistency entry stays invisible for its lag.
+def gap_new_target_remember(emu, body):
+    body["__new"] = emu.find_target(body) is None
+
+
+def gap_new_target_born(emu, body, answer):
+    if body.pop("__new", False):
+        emu.born[(body.get("ScalableDimension"), body.get("ResourceId"))] = time.monotonic()
+    return answer
+
+
+def gap_new_target_not_visible(emu, body):
+    if emu.still_invisible(body.get("ResourceId") or "", body.get("ScalableDimension")):
+        raise AwsError("ObjectNotFoundException", f"No scalable target registered for service namespace: sagemaker, "
+                       f"resource ID: {body.get('ResourceId')}, scalable dimension: {body.get('ScalableDimension')}")
 
 
 def policy_key(body):
@@ -449,10 +535,11 @@ def gap_policy_arn_stable_restore(emu, body, answer):
 
 GAPS_BEFORE = {"autoscaling": {
     "RegisterScalableTarget": (gap_resource_id_validation, gap_capacity_validation,
-                               gap_register_tags_refused_on_existing),
+                               gap_register_tags_refused_on_existing, gap_new_target_remember),
     "DeregisterScalableTarget": (gap_resource_id_validation, gap_deregister_missing),
-    "PutScalingPolicy": (gap_resource_id_validation, gap_put_on_unregistered_target, gap_policy_arn_stable_remember),
-    "PutScheduledAction": (gap_resource_id_validation, gap_put_on_unregistered_target),
+    "PutScalingPolicy": (gap_resource_id_validation, gap_put_on_unregistered_target, gap_new_target_not_visible,
+                         gap_policy_arn_stable_remember),
+    "PutScheduledAction": (gap_resource_id_validation, gap_put_on_unregistered_target, gap_new_target_not_visible),
     "DeleteScalingPolicy": (gap_delete_policy_missing,),
     "DeleteScheduledAction": (gap_delete_action_missing,),
 }, "cloudwatch": {
@@ -461,7 +548,7 @@ GAPS_BEFORE = {"autoscaling": {
     "DeleteAlarms": (cloudwatch_gaps.gap_delete_missing_alarm,),
 }}
 GAPS_AFTER = {"autoscaling": {
-    "RegisterScalableTarget": (gap_register_tags_stored,),
+    "RegisterScalableTarget": (gap_register_tags_stored, gap_new_target_born),
     "DeregisterScalableTarget": (gap_deregister_cascades,),
     "PutScalingPolicy": (gap_policy_arn_stable_restore,),
 }, "sagemaker": {
