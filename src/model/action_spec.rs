@@ -126,20 +126,24 @@ pub fn check_schedule(schedule: &str) -> Result<()> {
     bad("use at(...), cron(...) or rate(...)")
 }
 
-/// An IANA time zone name, checked by shape (no time zone database ships with the function):
-/// `UTC`, `GMT`, or `Area/Location` with a known area.
+/// The time zone names AWS accepts (Application Auto Scaling: "the canonical names of the IANA time zones
+/// supported by Joda-Time"), backward links such as `US/Eastern`, `CET` and `EST5EDT` included: the `zones`
+/// list of the tz database as the pinned `tzdata` package ships it (requirements-dev.txt), sorted, one per line.
+/// `tests/aws_as_it_is.rs` checks this copy against that package.
+pub const TIME_ZONES: &str = include_str!("timezones.txt");
+
+/// A time zone name of the tz database: a misspelt one (`Europe/Berlln`) would only fail at deploy time.
 ///
 /// # Errors
 /// `Invalid` naming `Timezone`.
 pub fn check_timezone(tz: &str) -> Result<()> {
-    const AREAS: [&str; 11] =
-        ["Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific", "Etc"];
-    let shaped = tz.split('/').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c)));
-    let area_ok = tz.split_once('/').is_some_and(|(area, _)| AREAS.contains(&area));
-    if ["UTC", "GMT"].contains(&tz) || (shaped && area_ok && tz.len() <= 64) {
+    let names: Vec<&str> = TIME_ZONES.lines().collect();
+    if names.binary_search(&tz).is_ok() {
         Ok(())
     } else {
-        Err(Error::invalid(format!("Timezone {tz:?} is not an IANA time zone name such as UTC, Europe/Berlin or America/New_York")))
+        Err(Error::invalid(format!(
+            "Timezone {tz:?} is not a time zone name of the tz database (IANA), such as UTC, Europe/Berlin, America/New_York or US/Eastern"
+        )))
     }
 }
 
@@ -277,10 +281,12 @@ mod tests {
         for bad in ["2026-02-30T00:00:00Z", "yesterday", "2026-1-1T00:00:00Z", "2026-01-01 00:00:00", "2026-01-01T24:00:00Z"] {
             assert!(parse_time(bad, "EndTime").unwrap_err().to_string().starts_with("EndTime "), "{bad}");
         }
-        for ok in ["UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+5"] {
+        for ok in
+            ["UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "US/Eastern", "US/Pacific", "CET", "EST5EDT", "GMT"]
+        {
             assert!(check_timezone(ok).is_ok(), "{ok}");
         }
-        for bad in ["Mars/Olympus", "Berlin", "Europe/", "Europe/Ber lin"] {
+        for bad in ["Mars/Olympus", "Berlin", "Europe/", "Europe/Ber lin", "Europe/Berlln", "utc"] {
             assert!(check_timezone(bad).unwrap_err().to_string().starts_with("Timezone "), "{bad}");
         }
     }

@@ -257,14 +257,17 @@ pub fn named_target<'a>(value: &'a Value, own: &[&str], name_key: &str) -> Resul
     let known: Vec<&str> = own.iter().chain(TARGET_REFERENCE.iter()).copied().collect();
     props.only(&known)?;
     let name = props.required_string(name_key)?;
-    check_action_name(&name, name_key)?;
+    if name_key == "PolicyName" {
+        check_policy_name(&name, name_key)?
+    } else {
+        check_action_name(&name, name_key)?
+    }
     let target = TargetId::from_reference(&props)?;
     Ok((props, name, target))
 }
 
-/// Checks a policy or scheduled action name as Application Auto Scaling does: 1 to 256 characters, no
-/// control characters, no `:`, `/` or `|`, no leading or trailing spaces. (This also keeps physical ids
-/// that embed the name unambiguous.)
+/// Checks a scheduled action name as Application Auto Scaling's model does (`ScheduledActionName`): 1 to 256
+/// characters, no control characters, no `:`, `/` or `|`, no leading or trailing spaces.
 ///
 /// # Errors
 /// `Invalid` naming `property`.
@@ -280,6 +283,19 @@ pub fn check_action_name(name: &str, property: &str) -> Result<()> {
         Err(Error::invalid(format!(
             "{property} {name:?} is not valid: use 1 to 256 characters without ':', '/', '|', control characters or surrounding spaces"
         )))
+    }
+}
+
+/// Checks a policy name as Application Auto Scaling's model does (`PolicyName`: `\p{Print}+`, 1 to 256): printable
+/// ASCII, `:`, `/` and `|` included (the physical id is the policy ARN, which ends with the name).
+///
+/// # Errors
+/// `Invalid` naming `property`.
+pub fn check_policy_name(name: &str, property: &str) -> Result<()> {
+    if !name.is_empty() && name.len() <= 256 && name.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("{property} {name:?} is not valid: use 1 to 256 printable ASCII characters")))
     }
 }
 
@@ -390,7 +406,17 @@ mod reference_tests {
     fn action_names_follow_the_service_rules() {
         assert!(check_action_name("business-hours scale", "ScheduledActionName").is_ok());
         for bad in ["", " lead", "trail ", "a|b", "a:b", "a/b", "tab\there", &"x".repeat(257)] {
-            assert!(check_action_name(bad, "PolicyName").unwrap_err().to_string().starts_with("PolicyName "), "{bad:?}");
+            assert!(check_action_name(bad, "ScheduledActionName").unwrap_err().to_string().starts_with("ScheduledActionName "), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn policy_names_are_what_the_service_allows() {
+        for ok in ["a/b:c", "x|y", " spaced ", "invocations-per-instance"] {
+            assert!(check_policy_name(ok, "PolicyName").is_ok(), "{ok:?}");
+        }
+        for bad in ["", "tab\there", "caf\u{e9}", &"x".repeat(257)] {
+            assert!(check_policy_name(bad, "PolicyName").unwrap_err().to_string().starts_with("PolicyName "), "{bad:?}");
         }
     }
 }

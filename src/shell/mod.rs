@@ -16,7 +16,7 @@ use aws_sdk_applicationautoscaling::config::http::HttpResponse;
 use aws_sdk_applicationautoscaling::error::{ProvideErrorMetadata, SdkError};
 use tokio::time::Instant;
 
-use crate::backoff::delay_before;
+use crate::backoff::{backoff, delay_before};
 use crate::{Error, Result, error::Retry};
 
 mod aas;
@@ -169,6 +169,16 @@ impl Session {
         Some(delay)
     }
 
+    /// The wait before look number `tries + 1` for something not visible yet: the backoff, cut short so the
+    /// last look falls at the end of the consistency window since `started`; `None` once the window is over or
+    /// the look could not start before `until`.
+    fn lag_delay(&self, tries: u32, started: Instant) -> Option<Duration> {
+        let now = Instant::now();
+        let window_left = (started + self.consistency_window).checked_duration_since(now).filter(|left| !left.is_zero())?;
+        let delay = backoff(tries, fastrand::f64()).min(window_left);
+        (tries < MAX_ATTEMPTS && now + delay < self.until).then_some(delay)
+    }
+
     /// Polls `look` until it sees something, for the consistency window (within the deadline): a target just
     /// registered may not be listed at once. `None` when it never showed.
     ///
@@ -179,12 +189,12 @@ impl Session {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Option<T>>>,
     {
-        let until = self.until.min(Instant::now() + self.consistency_window);
+        let started = Instant::now();
         for tries in 1.. {
             if let Some(found) = look().await? {
                 return Ok(Some(found));
             }
-            match delay_before(tries, MAX_ATTEMPTS, Instant::now(), until) {
+            match self.lag_delay(tries, started) {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => break,
             }

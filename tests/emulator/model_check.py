@@ -134,6 +134,7 @@ class ModelCheck:
         compiled = self.patterns.get(pattern)
         if compiled is None:
             text = pattern.replace("\\uD800\\uDC00-\\uDBFF\\uDFFF", "\\U00010000-\\U0010FFFF")
+            text = text.replace("\\p{Print}", "[\\x20-\\x7e]")  # Java's POSIX class: printable ASCII
             try:
                 compiled = re.compile(text)
             except re.error:
