@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1
 BOOTSTRAP := target/debug/cfn-sagemaker-autoscaling
 export CFN_SMA_PYTHON := $(abspath $(PY))
 
-.PHONY: all demo test venv tools sam build fmt clippy unit-and-e2e cfn-lint cdk-synth watch bench package clean
+.PHONY: all demo test venv tools sam build fmt clippy unit-and-e2e cfn-lint iam cdk-synth watch bench package clean
 
 all: test
 
@@ -37,7 +37,7 @@ demo: venv build
 	CFN_SMA_BOOTSTRAP=$(abspath $(BOOTSTRAP)) cargo run --locked --quiet --example demo
 
 ## test: every check CI runs
-test: venv fmt clippy unit-and-e2e cfn-lint cdk-synth sam
+test: venv fmt clippy unit-and-e2e cfn-lint iam cdk-synth sam
 
 fmt:
 	cargo fmt --all -- --check
@@ -51,6 +51,10 @@ unit-and-e2e: venv
 
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml examples/cloudformation/*.yaml
+
+## iam: the function role against AWS's service authorization reference (parliament): actions, resources, conditions
+iam: venv
+	$(PY) tools/iam_check.py template.yaml
 
 ## sam: the template through SAM's own checks and build (rust-cargolambda, arm64), and checkov
 sam: venv tools

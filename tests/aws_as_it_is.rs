@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use support::{Function, Stack, target_id, variant};
 
 const POLICY: &str = "Custom::SageMakerScalingPolicy";
+const ACTION: &str = "Custom::SageMakerScheduledAction";
 const IC_DIMENSION: &str = "sagemaker:inference-component:DesiredCopyCount";
 
 fn props(endpoint: &str) -> Value {
@@ -194,5 +195,33 @@ async fn a_policy_delete_throttled_through_cloudwatch_is_retried() {
     assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
     let state = f.emulator.state().await;
     assert!(!state["policies"].as_array().unwrap().iter().any(|p| p["PolicyName"] == "a/b:c"), "{state}");
+    no_model_errors(&f).await;
+}
+
+#[test]
+fn the_time_zone_list_is_the_pinned_tzdata_package() {
+    let script = "import importlib.resources as r; print(r.files('tzdata').joinpath('zones').read_text())";
+    let output = std::process::Command::new(support::python()).arg("-c").arg(script).output().expect("python runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut zones: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    zones.sort();
+    let ours: Vec<&str> = cfn_sagemaker_autoscaling::model::action_spec::TIME_ZONES.lines().collect();
+    assert_eq!(ours, zones, "src/model/timezones.txt differs from the tzdata package: regenerate it (sorted `zones`)");
+}
+
+#[tokio::test]
+async fn a_misspelt_time_zone_is_refused_by_name_and_a_backward_link_accepted() {
+    let f = Function::start().await;
+    let stack = Stack::new("zones");
+    assert_eq!(f.send(&stack.create("Target", props("zones"))).await["Status"], "SUCCESS");
+    let action = |tz: &str, name: &str| {
+        json!({"ScheduledActionName": name, "ScalingTargetId": target_id("zones"), "Schedule": "cron(0 8 * * ? *)",
+               "Timezone": tz, "ScalableTargetAction": {"MinCapacity": "2"}})
+    };
+    let typo = f.send(&stack.event("Create", "Typo", ACTION, action("Europe/Berlln", "typo"), None, None)).await;
+    assert_eq!(typo["Status"], "FAILED", "{typo}");
+    assert!(typo["Reason"].as_str().unwrap().starts_with("Timezone \"Europe/Berlln\""), "{typo}");
+    let eastern = f.send(&stack.event("Create", "Eastern", ACTION, action("US/Eastern", "eastern"), None, None)).await;
+    assert_eq!(eastern["Status"], "SUCCESS", "{eastern}");
     no_model_errors(&f).await;
 }
