@@ -307,7 +307,7 @@ async fn invalid_scheduled_actions_fail_by_name() {
         (with("Schedule", json!("rate(5 fortnights)")), "Schedule \"rate(5 fortnights)\" is not valid"),
         (with("StartTime", json!("tomorrow")), "StartTime \"tomorrow\" is not an ISO 8601 time"),
         (with("EndTime", json!("2026-11-01T00:00:00Z")), "EndTime must be after StartTime"),
-        (with("Timezone", json!("Berlin")), "Timezone \"Berlin\" is not an IANA time zone name"),
+        (with("Timezone", json!("Berlin")), "Timezone \"Berlin\" is not a time zone name"),
         (with("ScalableTargetAction", json!({"MinCapacity": "x"})), "ScalableTargetAction.MinCapacity must be an integer"),
     ];
     for (props, reason) in cases {
