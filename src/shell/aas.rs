@@ -51,8 +51,11 @@ impl Session {
     /// # Errors
     /// The final AWS error.
     pub async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
-        let out =
-            self.call_new("ListTagsForResource", || self.clients.autoscaling.list_tags_for_resource().resource_arn(arn).send()).await?;
+        let out = self
+            .call_taking("ListTagsForResource", NotFound::MaybeLag, || {
+                self.clients.autoscaling.list_tags_for_resource().resource_arn(arn).send()
+            })
+            .await?;
         Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
     }
 
@@ -167,9 +170,11 @@ impl Session {
     /// # Errors
     /// The final AWS error.
     pub async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-        self.call_new("TagResource", || self.clients.autoscaling.tag_resource().resource_arn(arn).set_tags(Some(to_hash_map(tags))).send())
-            .await
-            .map(drop)
+        self.call_taking("TagResource", NotFound::MaybeLag, || {
+            self.clients.autoscaling.tag_resource().resource_arn(arn).set_tags(Some(to_hash_map(tags))).send()
+        })
+        .await
+        .map(drop)
     }
 
     /// UntagResource.
@@ -212,7 +217,10 @@ impl Session {
             PolicyConfig::TargetTracking(t) => call.target_tracking_scaling_policy_configuration(sdk_target_tracking(t)?),
             PolicyConfig::Step(s) => call.step_scaling_policy_configuration(sdk_step_scaling(s)?),
         };
-        let out = self.call_new("PutScalingPolicy", || call.clone().send()).await.map_err(|e| missing_target(e, &spec.target))?;
+        let out = self
+            .call_taking("PutScalingPolicy", NotFound::MaybeLag, || call.clone().send())
+            .await
+            .map_err(|e| missing_target(e, &spec.target))?;
         let alarms = out.alarms().iter().map(|a| a.alarm_name().to_owned()).collect();
         Ok((out.policy_arn().to_owned(), alarms))
     }
@@ -278,7 +286,9 @@ impl Session {
             .set_start_time(spec.start.map(DateTime::from_secs))
             .set_end_time(spec.end.map(DateTime::from_secs))
             .scalable_target_action(ScalableTargetAction::builder().set_min_capacity(spec.min).set_max_capacity(spec.max).build());
-        self.call_new("PutScheduledAction", || call.clone().send()).await.map_err(|e| missing_target(e, &spec.target))?;
+        self.call_taking("PutScheduledAction", NotFound::MaybeLag, || call.clone().send())
+            .await
+            .map_err(|e| missing_target(e, &spec.target))?;
         Ok(())
     }
 

@@ -114,18 +114,18 @@ impl Session {
         Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        self.retrying(operation, NotFound::Final, || async { attempt().await.map_err(|err| classify(operation, &err)) }).await
+        self.call_taking(operation, NotFound::Final, attempt).await
     }
 
-    /// [`Session::call`] for an operation on a target that may be too new to be seen: NotFound is retried
-    /// within the consistency window.
-    async fn call_new<T, E, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T>
+    /// [`Session::call`], taking NotFound as `not_found` says: [`NotFound::MaybeLag`] for an operation on a
+    /// target that may be too new to be seen (retried within the consistency window).
+    async fn call_taking<T, E, F, Fut>(&self, operation: &'static str, not_found: NotFound, attempt: F) -> Result<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        self.retrying(operation, NotFound::MaybeLag, || async { attempt().await.map_err(|err| classify(operation, &err)) }).await
+        self.retrying(operation, not_found, || async { attempt().await.map_err(|err| classify(operation, &err)) }).await
     }
 
     /// Runs one operation whose errors are already classified, retrying transient ones (and NotFound, when

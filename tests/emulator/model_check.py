@@ -73,13 +73,13 @@ class ModelCheck:
         elif kind == "list":
             if not isinstance(value, list):
                 return problems.append(f"{path} must be a list")
-            self.length(shape, len(value), path, problems)
+            self.bounds(shape, len(value), path, problems, "length ")
             for i, item in enumerate(value):
                 self.walk(shape.member, item, f"{path}[{i}]", problems)
         elif kind == "map":
             if not isinstance(value, dict):
                 return problems.append(f"{path} must be a map")
-            self.length(shape, len(value), path, problems)
+            self.bounds(shape, len(value), path, problems, "length ")
             for key, item in value.items():
                 self.walk(shape.key, key, f"{path} key", problems)
                 self.walk(shape.value, item, f"{path}[{key}]", problems)
@@ -88,18 +88,18 @@ class ModelCheck:
                 return problems.append(f"{path} must be a string, not {type(value).__name__}")
             if shape.enum and value not in shape.enum:
                 problems.append(f"{path} {value!r} is not one of {shape.enum}")
-            self.length(shape, len(value), path, problems)
+            self.bounds(shape, len(value), path, problems, "length ")
             pattern = shape.metadata.get("pattern")
             if pattern and not self.matches(pattern, value):
                 problems.append(f"{path} {value!r} does not match the pattern {pattern}")
         elif kind in ("integer", "long"):
             if isinstance(value, bool) or not isinstance(value, int):
                 return problems.append(f"{path} must be an integer, not {type(value).__name__}")
-            self.range(shape, value, path, problems)
+            self.bounds(shape, value, path, problems)
         elif kind in ("double", "float"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return problems.append(f"{path} must be a number, not {type(value).__name__}")
-            self.range(shape, value, path, problems)
+            self.bounds(shape, value, path, problems)
         elif kind == "boolean":
             if not isinstance(value, bool):
                 problems.append(f"{path} must be a boolean, not {type(value).__name__}")
@@ -112,20 +112,13 @@ class ModelCheck:
                 problems.append(f"{path} must be base64 text")
 
     @staticmethod
-    def length(shape, size, path, problems):
+    def bounds(shape, measured, path, problems, what=""):
+        """The model's min and max: of a length (`what` is "length ") or of a number (`what` empty)."""
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
-        if low is not None and size < low:
-            problems.append(f"{path} has length {size}, less than {low}")
-        if high is not None and size > high:
-            problems.append(f"{path} has length {size}, more than {high}")
-
-    @staticmethod
-    def range(shape, value, path, problems):
-        low, high = shape.metadata.get("min"), shape.metadata.get("max")
-        if low is not None and value < low:
-            problems.append(f"{path} {value} is less than {low}")
-        if high is not None and value > high:
-            problems.append(f"{path} {value} is more than {high}")
+        if low is not None and measured < low:
+            problems.append(f"{path} {what}{measured} is less than {low}")
+        if high is not None and measured > high:
+            problems.append(f"{path} {what}{measured} is more than {high}")
 
     def matches(self, pattern, value):
         """Smithy patterns are ECMA 262; AWS's services check the whole value against them (an EndpointName with a
