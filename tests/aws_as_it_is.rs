@@ -225,3 +225,17 @@ async fn a_misspelt_time_zone_is_refused_by_name_and_a_backward_link_accepted() 
     assert_eq!(eastern["Status"], "SUCCESS", "{eastern}");
     no_model_errors(&f).await;
 }
+
+#[tokio::test]
+async fn a_replacing_update_that_fails_removes_the_new_target_and_keeps_the_old() {
+    let f = Function::start().await;
+    let stack = Stack::new("replace");
+    let old = zero_props("replace-old");
+    assert_eq!(f.send(&stack.create("Llm", old.clone())).await["Status"], "SUCCESS");
+    f.emulator.fail("PutScalingPolicy", "replace-new", "ValidationException", 1).await;
+    let body = f.send(&stack.update("Llm", &ic_id("replace-old"), zero_props("replace-new"), old)).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert_eq!(body["PhysicalResourceId"], ic_id("replace-old"), "a failed update keeps its own id: {body}");
+    assert!(f.emulator.target("inference-component/replace-new").await.is_none(), "the new target was left behind");
+    assert!(f.emulator.target("inference-component/replace-old").await.is_some(), "the old target must stay");
+}
