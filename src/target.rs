@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::target_spec::{Described, Owner, Registration, Tags, TargetSpec, old_scale_to_zero, old_tags};
+use crate::model::action_spec::ActionSpec;
+use crate::model::target_spec::{Described, Owner, Registration, Tags, TargetSpec, old_action_names, old_scale_to_zero, old_tags};
 use crate::model::{NAMESPACE, TargetId};
 use crate::request::{Request, RequestType};
 use crate::response::Response;
@@ -92,6 +93,7 @@ pub fn plan_delete(me: &Owner, current: Option<&Current>) -> DeletePlan {
 /// The attributes `Fn::GetAtt` reads.
 pub fn data(id: &TargetId, described: &Described) -> BTreeMap<String, String> {
     BTreeMap::from([
+        ("Id".to_owned(), id.physical_id()),
         ("ScalableTargetARN".to_owned(), described.arn.clone()),
         ("ResourceId".to_owned(), id.resource.to_string()),
         ("ScalableDimension".to_owned(), id.dimension.to_string()),
@@ -150,10 +152,34 @@ pub async fn put(req: &Request, spec: TargetSpec, aas: &Session) -> Result<Respo
     if let Some(capacity) = current_capacity {
         data.insert("CurrentCapacity".to_owned(), capacity.to_string());
     }
+    inline_actions(&spec, req, same_identity, aas).await?;
     if let Some(name) = &zero_name {
         scale_out_from_zero(&spec, zero, name, &alarm_owner, &me, aas, &mut data).await?;
     }
     Ok(Response::success(&req.echo, spec.id.physical_id(), data))
+}
+
+/// What the inline `ScheduledActions` need: the names the previous template listed and this one does not are
+/// removed (only on the same target: a replaced target's actions go with it); every listed action is put (an
+/// upsert, so a changed one is updated in place). Actions the template never named are not touched.
+pub fn plan_actions(actions: Option<&[ActionSpec]>, old_names: &[String], same_identity: bool) -> (Vec<String>, Vec<ActionSpec>) {
+    let listed = actions.unwrap_or_default();
+    let removed =
+        if same_identity { old_names.iter().filter(|old| !listed.iter().any(|a| &&a.name == old)).cloned().collect() } else { Vec::new() };
+    (removed, listed.to_vec())
+}
+
+async fn inline_actions(spec: &TargetSpec, req: &Request, same_identity: bool, aas: &Session) -> Result<()> {
+    let (removed, put) = plan_actions(spec.scheduled_actions.as_deref(), &old_action_names(&req.old_properties), same_identity);
+    for name in removed {
+        let existed = aas.delete_action(&name, &spec.id).await?;
+        tracing::info!(action = %name, existed, "inline scheduled action removed");
+    }
+    for action in put {
+        aas.put_action(&action).await?;
+        tracing::info!(action = %action.name, "inline scheduled action put");
+    }
+    Ok(())
 }
 
 /// Puts, or removes, the step policy and the alarm that bring an inference component back from zero.
@@ -262,6 +288,72 @@ mod tests {
             json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": "1", "MaxCapacity": "4", "Tags": [{"Key": "team", "Value": "ml"}]}),
         )
         .unwrap()
+    }
+
+    fn with_actions(actions: Value) -> Result<TargetSpec> {
+        spec(json!({"ResourceId": "endpoint/e/variant/v", "MinCapacity": 1, "MaxCapacity": 4, "ScheduledActions": actions}))
+    }
+
+    #[test]
+    fn inline_actions_are_validated_like_the_separate_resource_and_named_by_entry() {
+        let ok = with_actions(json!([
+            {"ScheduledActionName": "morning", "Schedule": "cron(0 8 * * ? *)", "Timezone": "US/Eastern", "ScalableTargetAction": {"MinCapacity": "2"}},
+            {"ScheduledActionName": "evening", "Schedule": "cron(0 20 * * ? *)", "ScalableTargetAction": {"MinCapacity": 1, "MaxCapacity": "2"}}
+        ]))
+        .unwrap();
+        let actions = ok.scheduled_actions.unwrap();
+        assert_eq!(actions.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["morning", "evening"]);
+        assert_eq!(actions[0].target, ok.id, "inline actions act on their target");
+        assert_eq!(actions[0].timezone.as_deref(), Some("US/Eastern"));
+        for (actions, expected) in [
+            (
+                json!([{"ScheduledActionName": "a", "Schedule": "cron(0 8 * * ? *)", "Timezone": "Europe/Berlln", "ScalableTargetAction": {"MinCapacity": 1}}]),
+                "ScheduledActions[0]: Timezone \"Europe/Berlln\"",
+            ),
+            (
+                json!([{"ScheduledActionName": "a", "Schedule": "sometimes", "ScalableTargetAction": {"MinCapacity": 1}}]),
+                "ScheduledActions[0]: Schedule",
+            ),
+            (
+                json!([{"ScheduledActionName": "a", "Schedule": "rate(1 day)", "ScalableTargetAction": {"MinCapacity": 1}}, {"ScheduledActionName": "a", "Schedule": "rate(2 days)", "ScalableTargetAction": {"MinCapacity": 1}}]),
+                "ScheduledActions names \"a\" twice",
+            ),
+            (
+                json!([{"Schedule": "rate(1 day)", "ScalableTargetAction": {"MinCapacity": 1}}]),
+                "ScheduledActions[0]: ScheduledActionName is required",
+            ),
+            (
+                json!([{"ScheduledActionName": "a", "Schedule": "rate(1 day)", "ScalableTargetAction": {"MinCapacity": 1}, "ResourceId": "x"}]),
+                "ScheduledActions[0]: unknown property ResourceId",
+            ),
+        ] {
+            let err = with_actions(actions).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{expected}: {err}");
+        }
+    }
+
+    #[test]
+    fn inline_actions_change_only_the_names_the_template_listed() {
+        let spec =
+            with_actions(json!([{"ScheduledActionName": "kept", "Schedule": "rate(1 day)", "ScalableTargetAction": {"MinCapacity": 1}}]))
+                .unwrap();
+        let old = vec!["kept".to_owned(), "dropped".to_owned()];
+        let (removed, put) = plan_actions(spec.scheduled_actions.as_deref(), &old, true);
+        assert_eq!(removed, vec!["dropped".to_owned()]);
+        assert_eq!(put.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["kept"]);
+        let (removed, _) = plan_actions(None, &old, true);
+        assert_eq!(removed, old, "removing the property removes every action it listed, and only those");
+        let (removed, put) = plan_actions(spec.scheduled_actions.as_deref(), &old, false);
+        assert!(removed.is_empty(), "a replaced target's actions go with it: {removed:?}");
+        assert_eq!(put.len(), 1);
+        assert_eq!(plan_actions(None, &[], true), (vec![], vec![]));
+    }
+
+    #[test]
+    fn data_carries_the_native_id() {
+        let described = Described { arn: "arn:t".into(), min: 1, max: 4, suspended: Suspended::default() };
+        let data = data(&basic().id, &described);
+        assert_eq!(data["Id"], "endpoint/e/variant/v|sagemaker:variant:DesiredInstanceCount|sagemaker");
     }
 
     #[test]

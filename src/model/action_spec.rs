@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::model::{TargetId, check_action_name, named_target};
+use crate::props::Props;
 use crate::{Error, Result};
 
 const PROPERTIES: [&str; 6] = ["ScheduledActionName", "Schedule", "Timezone", "StartTime", "EndTime", "ScalableTargetAction"];
@@ -30,6 +31,39 @@ impl ActionSpec {
     /// `Invalid`, naming the first property that is wrong.
     pub fn from_properties(value: &Value) -> Result<Self> {
         let (props, name, target) = named_target(value, &PROPERTIES, "ScheduledActionName")?;
+        Self::read(&props, name, target)
+    }
+
+    /// The inline `ScheduledActions` of a scalable target, validated by the same code as the separate resource
+    /// (each Reason prefixed with the entry it is about); a name given twice is refused.
+    ///
+    /// # Errors
+    /// `Invalid`, naming the entry and its property.
+    pub fn inline_list(list: &[Value], target: &TargetId) -> Result<Vec<Self>> {
+        let mut actions: Vec<Self> = Vec::new();
+        for (i, item) in list.iter().enumerate() {
+            let entry = format!("ScheduledActions[{i}]");
+            let action = Props::object(item, &entry)
+                .and_then(|props| {
+                    props.only(&PROPERTIES)?;
+                    let name = props.required_string("ScheduledActionName")?;
+                    check_action_name(&name, "ScheduledActionName")?;
+                    Self::read(&props, name, target.clone())
+                })
+                .map_err(|err| Error::invalid(format!("{entry}: {err}")))?;
+            if actions.iter().any(|a| a.name == action.name) {
+                return Err(Error::invalid(format!(
+                    "ScheduledActions names {:?} twice: each name must be unique on the target",
+                    action.name
+                )));
+            }
+            actions.push(action);
+        }
+        Ok(actions)
+    }
+
+    /// The rest of an action once its name and target are known (both ways of declaring one).
+    fn read(props: &Props<'_>, name: String, target: TargetId) -> Result<Self> {
         let schedule = props.required_string("Schedule")?;
         check_schedule(&schedule)?;
         let timezone = props.string("Timezone")?;

@@ -85,11 +85,43 @@ pub struct CustomMetric {
     pub unit: Option<String>,
 }
 
+/// One metric of a metric-math query (`MetricStat.Metric`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricStat {
+    pub namespace: String,
+    pub metric_name: String,
+    pub dimensions: Vec<(String, String)>,
+    /// Any CloudWatch statistic, extended ones (`p90`) included.
+    pub stat: String,
+    pub unit: Option<String>,
+}
+
+/// What one query of `Metrics` computes: a metric, or an expression over the other queries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    Stat(MetricStat),
+    Expression(String),
+}
+
+/// One entry of `CustomizedMetricSpecification.Metrics` (metric math).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricQuery {
+    pub id: String,
+    pub query: Query,
+    pub label: Option<String>,
+    pub return_data: Option<bool>,
+}
+
 /// What a target-tracking policy tracks.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Metric {
-    Predefined { metric: PredefinedMetric, resource_label: Option<String> },
+    Predefined {
+        metric: PredefinedMetric,
+        resource_label: Option<String>,
+    },
     Customized(CustomMetric),
+    /// Metric math: the one query that returns data is the metric tracked.
+    Math(Vec<MetricQuery>),
 }
 
 /// `TargetTrackingScalingPolicyConfiguration`.
@@ -160,10 +192,13 @@ impl PolicySpec {
             ("StepScaling", None, None) => {
                 return Err(Error::invalid("StepScalingPolicyConfiguration is required for PolicyType StepScaling"));
             }
+            ("PredictiveScaling", _, _) => {
+                return Err(Error::invalid(
+                    "PolicyType PredictiveScaling is not supported for SageMaker: Application Auto Scaling offers predictive scaling for Amazon ECS services only; use TargetTrackingScaling or StepScaling",
+                ));
+            }
             (other, _, _) => {
-                return Err(Error::invalid(format!(
-                    "PolicyType {other:?} is not supported; use TargetTrackingScaling or StepScaling (predictive scaling does not apply to SageMaker)"
-                )));
+                return Err(Error::invalid(format!("PolicyType {other:?} is not supported; use TargetTrackingScaling or StepScaling")));
             }
         };
         Ok(Self { name, target, config })
@@ -210,6 +245,7 @@ fn target_tracking(props: &Props<'_>, dimension: ScalableDimension) -> Result<Ta
             }
             Metric::Predefined { metric, resource_label: p.string("ResourceLabel")? }
         }
+        (None, Some(c)) if c.list("Metrics")?.is_some() => Metric::Math(metric_math(&c)?),
         (None, Some(c)) => Metric::Customized(custom_metric(&c)?),
         (Some(_), Some(_)) => {
             return Err(Error::invalid(
@@ -231,8 +267,11 @@ fn target_tracking(props: &Props<'_>, dimension: ScalableDimension) -> Result<Ta
     })
 }
 
+/// The classic form's members; metric math (`Metrics`) takes none of them.
+const SINGLE_METRIC: [&str; 5] = ["MetricName", "Namespace", "Dimensions", "Statistic", "Unit"];
+
 fn custom_metric(props: &Props<'_>) -> Result<CustomMetric> {
-    props.only(&["MetricName", "Namespace", "Dimensions", "Statistic", "Unit"])?;
+    props.only(&SINGLE_METRIC)?;
     let statistic = props.required_string("Statistic")?;
     if !["Average", "Minimum", "Maximum", "SampleCount", "Sum"].contains(&statistic.as_str()) {
         return Err(Error::invalid(format!(
@@ -240,6 +279,17 @@ fn custom_metric(props: &Props<'_>) -> Result<CustomMetric> {
             props.name("Statistic")
         )));
     }
+    let dimensions = dimensions(props)?;
+    Ok(CustomMetric {
+        metric_name: props.required_string("MetricName")?,
+        namespace: props.required_string("Namespace")?,
+        dimensions,
+        statistic,
+        unit: props.string("Unit")?,
+    })
+}
+
+fn dimensions(props: &Props<'_>) -> Result<Vec<(String, String)>> {
     let mut dimensions = Vec::new();
     for (i, item) in props.list("Dimensions")?.map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
         let name = format!("{}[{i}]", props.name("Dimensions"));
@@ -248,11 +298,75 @@ fn custom_metric(props: &Props<'_>) -> Result<CustomMetric> {
         dim.only(&["Name", "Value"])?;
         dimensions.push((dim.required_string("Name")?, dim.required_string("Value")?));
     }
-    Ok(CustomMetric {
-        metric_name: props.required_string("MetricName")?,
-        namespace: props.required_string("Namespace")?,
-        dimensions,
-        statistic,
+    Ok(dimensions)
+}
+
+/// `Metrics`, validated as Application Auto Scaling does before any call: ids unique and starting with a
+/// lower-case letter (then letters, digits, `_`); each query exactly one of `Expression` and `MetricStat`;
+/// exactly one query returning data (`ReturnData` left out counts as true). Each Reason names the query by its Id.
+fn metric_math(props: &Props<'_>) -> Result<Vec<MetricQuery>> {
+    if let Some(single) = SINGLE_METRIC.iter().find(|key| props.has(key)) {
+        return Err(Error::invalid(format!(
+            "{} cannot be used with {}: give Metrics or the single metric, not both",
+            props.name(single),
+            props.name("Metrics")
+        )));
+    }
+    props.only(&["Metrics"])?;
+    let items = props
+        .list("Metrics")?
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| Error::invalid(format!("{} needs at least one query", props.name("Metrics"))))?;
+    let mut queries: Vec<MetricQuery> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let name = format!("{}[{i}]", props.name("Metrics"));
+        let path = format!("{name}.");
+        let stat_path = format!("{name}.MetricStat.");
+        let entry = Props::object(item, &name)?.at(&path);
+        entry.only(&["Id", "Expression", "MetricStat", "Label", "ReturnData"])?;
+        let id = entry.required_string("Id")?;
+        let well_formed = id.starts_with(|c: char| c.is_ascii_lowercase())
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && id.len() <= 255;
+        if !well_formed {
+            return Err(Error::invalid(format!(
+                "{name}.Id {id:?} must start with a lower-case letter and hold only letters, digits and _"
+            )));
+        }
+        if queries.iter().any(|q| q.id == id) {
+            return Err(Error::invalid(format!("{} has the Id {id:?} twice: ids must be unique", props.name("Metrics"))));
+        }
+        let at = format!("{} query {id:?}", props.name("Metrics"));
+        let query = match (entry.string("Expression")?, entry.nested("MetricStat", &stat_path)?) {
+            (Some(expression), None) if !expression.trim().is_empty() => Query::Expression(expression),
+            (None, Some(stat)) => Query::Stat(metric_stat(&stat)?),
+            (Some(_), Some(_)) => return Err(Error::invalid(format!("{at} has both Expression and MetricStat: give exactly one"))),
+            _ => return Err(Error::invalid(format!("{at} needs an Expression or a MetricStat"))),
+        };
+        queries.push(MetricQuery { id, query, label: entry.string("Label")?, return_data: entry.boolean("ReturnData")? });
+    }
+    let returning: Vec<&str> = queries.iter().filter(|q| q.return_data != Some(false)).map(|q| q.id.as_str()).collect();
+    if returning.len() != 1 {
+        return Err(Error::invalid(format!(
+            "{} must have exactly one query that returns data (ReturnData left out counts as true), found {}: {}; set ReturnData to false on the others",
+            props.name("Metrics"),
+            returning.len(),
+            if returning.is_empty() { "none".to_owned() } else { returning.join(", ") }
+        )));
+    }
+    Ok(queries)
+}
+
+fn metric_stat(props: &Props<'_>) -> Result<MetricStat> {
+    props.only(&["Metric", "Stat", "Unit"])?;
+    let path = format!("{}.", props.name("Metric"));
+    let metric = props.nested("Metric", &path)?.ok_or_else(|| Error::invalid(format!("{} is required", props.name("Metric"))))?;
+    metric.only(&["Namespace", "MetricName", "Dimensions"])?;
+    Ok(MetricStat {
+        namespace: metric.required_string("Namespace")?,
+        metric_name: metric.required_string("MetricName")?,
+        dimensions: dimensions(&metric)?,
+        stat: props.required_string("Stat")?,
         unit: props.string("Unit")?,
     })
 }
@@ -390,6 +504,76 @@ mod tests {
         })
     }
 
+    fn math(metrics: Value) -> Value {
+        json!({
+            "PolicyName": "backlog", "ResourceId": "endpoint/e/variant/v",
+            "TargetTrackingScalingPolicyConfiguration": {"TargetValue": "5", "CustomizedMetricSpecification": {"Metrics": metrics}}
+        })
+    }
+
+    fn backlog_per_instance() -> Value {
+        json!([
+            {"Id": "backlog", "ReturnData": "false", "MetricStat": {"Stat": "Average", "Metric": {
+                "Namespace": "AWS/SageMaker", "MetricName": "ApproximateBacklogSize", "Dimensions": [{"Name": "EndpointName", "Value": "e"}]}}},
+            {"Id": "instances", "ReturnData": false, "MetricStat": {"Stat": "Average", "Metric": {
+                "Namespace": "/aws/sagemaker/Endpoints", "MetricName": "CPUUtilization"}}},
+            {"Id": "per_instance", "Expression": "backlog / instances", "Label": "backlog per instance"}
+        ])
+    }
+
+    #[test]
+    fn metric_math_is_read_from_strings() {
+        let spec = PolicySpec::from_properties(&math(backlog_per_instance())).unwrap();
+        let PolicyConfig::TargetTracking(TargetTracking { metric: Metric::Math(queries), .. }) = &spec.config else { panic!("{spec:?}") };
+        assert_eq!(queries.len(), 3);
+        assert_eq!(queries[0].return_data, Some(false));
+        assert_eq!(queries[2].query, Query::Expression("backlog / instances".into()));
+        let Query::Stat(stat) = &queries[0].query else { panic!() };
+        assert_eq!((stat.metric_name.as_str(), stat.stat.as_str()), ("ApproximateBacklogSize", "Average"));
+        assert_eq!(stat.dimensions, vec![("EndpointName".to_owned(), "e".to_owned())]);
+    }
+
+    #[test]
+    fn metric_math_is_refused_as_the_service_would_naming_the_query() {
+        let mut twice = backlog_per_instance();
+        twice[1]["Id"] = json!("backlog");
+        let mut upper = backlog_per_instance();
+        upper[2]["Id"] = json!("PerInstance");
+        let mut both = backlog_per_instance();
+        both[2]["MetricStat"] = both[0]["MetricStat"].clone();
+        let mut neither = backlog_per_instance();
+        neither[2].as_object_mut().unwrap().remove("Expression");
+        let mut two_return = backlog_per_instance();
+        two_return[1].as_object_mut().unwrap().remove("ReturnData");
+        let mut none_return = backlog_per_instance();
+        none_return[2]["ReturnData"] = json!("false");
+        let cases = [
+            (twice, "has the Id \"backlog\" twice"),
+            (upper, "Metrics[2].Id \"PerInstance\" must start with a lower-case letter"),
+            (both, "query \"per_instance\" has both Expression and MetricStat"),
+            (neither, "query \"per_instance\" needs an Expression or a MetricStat"),
+            (two_return, "exactly one query that returns data (ReturnData left out counts as true), found 2: instances, per_instance"),
+            (none_return, "found 0: none"),
+            (json!([]), "needs at least one query"),
+        ];
+        for (metrics, expected) in cases {
+            let err = PolicySpec::from_properties(&math(metrics)).unwrap_err().to_string();
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+        let mut mixed = math(backlog_per_instance());
+        mixed["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]["MetricName"] = json!("x");
+        let err = PolicySpec::from_properties(&mixed).unwrap_err().to_string();
+        assert!(err.contains("CustomizedMetricSpecification.MetricName cannot be used with"), "{err}");
+    }
+
+    #[test]
+    fn predictive_scaling_is_refused_at_once_saying_why() {
+        let mut props = tracking("SageMakerVariantInvocationsPerInstance", "endpoint/e/variant/v");
+        props["PolicyType"] = json!("PredictiveScaling");
+        let err = PolicySpec::from_properties(&props).unwrap_err().to_string();
+        assert!(err.starts_with("PolicyType PredictiveScaling is not supported") && err.contains("ECS"), "{err}");
+    }
+
     #[test]
     fn target_tracking_reads_strings_and_numbers() {
         let spec = PolicySpec::from_properties(&tracking("SageMakerVariantInvocationsPerInstance", "endpoint/e/variant/v")).unwrap();
@@ -462,10 +646,7 @@ mod tests {
         );
         let predictive = json!({"PolicyName": "p", "ResourceId": "endpoint/e/variant/v", "PolicyType": "PredictiveScaling"});
         assert!(
-            PolicySpec::from_properties(&predictive)
-                .unwrap_err()
-                .to_string()
-                .starts_with("PolicyType \"PredictiveScaling\" is not supported")
+            PolicySpec::from_properties(&predictive).unwrap_err().to_string().starts_with("PolicyType PredictiveScaling is not supported")
         );
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::model::action_spec::ActionSpec;
 use crate::model::{ResourceId, TargetId};
 use crate::props::Props;
 use crate::request::Echo;
@@ -17,7 +18,7 @@ pub const OWNER_LOGICAL_TAG: &str = "cfn-sagemaker-autoscaling:logical-id";
 /// Application Auto Scaling allows 50 tags per target; two are ours.
 const MAX_USER_TAGS: usize = 48;
 
-const PROPERTIES: [&str; 13] = [
+const PROPERTIES: [&str; 14] = [
     "ResourceId",
     "EndpointName",
     "VariantName",
@@ -31,6 +32,7 @@ const PROPERTIES: [&str; 13] = [
     "Tags",
     "AdoptExisting",
     "ScaleToZero",
+    "ScheduledActions",
 ];
 const SUSPENDED_FIELDS: [&str; 3] = ["DynamicScalingInSuspended", "DynamicScalingOutSuspended", "ScheduledScalingSuspended"];
 
@@ -58,6 +60,9 @@ pub struct TargetSpec {
     /// `ScaleToZero`: the function also manages the step policy and alarm that bring an inference component
     /// back from zero copies.
     pub scale_to_zero: bool,
+    /// `ScheduledActions`, put after registering; `None` when the template has none (the target's other
+    /// actions, from `Custom::SageMakerScheduledAction`, are never touched either way).
+    pub scheduled_actions: Option<Vec<ActionSpec>>,
 }
 
 impl TargetSpec {
@@ -94,7 +99,6 @@ impl TargetSpec {
             }
         }
         Ok(Self {
-            id,
             min,
             max,
             role_arn,
@@ -102,6 +106,8 @@ impl TargetSpec {
             tags: tags(&props)?,
             adopt: props.boolean("AdoptExisting")?.unwrap_or(false),
             scale_to_zero,
+            scheduled_actions: props.list("ScheduledActions")?.map(|list| ActionSpec::inline_list(list, &id)).transpose()?,
+            id,
         })
     }
 
@@ -187,6 +193,14 @@ fn tags(props: &Props<'_>) -> Result<Tags> {
 /// `ScaleToZero` of a template's previous version, read leniently (judged from `OldResourceProperties`).
 pub fn old_scale_to_zero(value: &Value) -> bool {
     Props::object(value, "OldResourceProperties").ok().and_then(|p| p.boolean("ScaleToZero").ok().flatten()).unwrap_or(false)
+}
+
+/// The names of the inline scheduled actions of a template's previous version, read leniently (as tags are):
+/// the only actions an Update may remove are the ones the template named before.
+pub fn old_action_names(value: &Value) -> Vec<String> {
+    let Ok(props) = Props::object(value, "OldResourceProperties") else { return Vec::new() };
+    let Ok(Some(list)) = props.list("ScheduledActions") else { return Vec::new() };
+    list.iter().filter_map(|item| item.get("ScheduledActionName")?.as_str().map(str::to_owned)).collect()
 }
 
 /// The tags of a template's previous version, read leniently: they only decide what to untag, and an

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_applicationautoscaling::types::{self as sdk, SuspendedState};
 
-use crate::model::policy_spec::{Metric, StepScaling, TargetTracking};
+use crate::model::policy_spec::{Metric, MetricQuery, Query, StepScaling, TargetTracking};
 use crate::model::target_spec::Suspended;
 use crate::{Error, Result};
 
@@ -39,8 +39,41 @@ pub(super) fn sdk_target_tracking(t: &TargetTracking) -> Result<sdk::TargetTrack
                     .build(),
             )
         }
+        Metric::Math(queries) => {
+            let metrics = queries.iter().map(sdk_query).collect::<Result<Vec<_>>>()?;
+            config.customized_metric_specification(sdk::CustomizedMetricSpecification::builder().set_metrics(Some(metrics)).build())
+        }
     };
     config.build().map_err(build_error)
+}
+
+fn sdk_query(q: &MetricQuery) -> Result<sdk::TargetTrackingMetricDataQuery> {
+    let mut query = sdk::TargetTrackingMetricDataQuery::builder().id(&q.id).set_label(q.label.clone()).set_return_data(q.return_data);
+    query = match &q.query {
+        Query::Expression(expression) => query.expression(expression),
+        Query::Stat(stat) => {
+            let dimensions = stat
+                .dimensions
+                .iter()
+                .map(|(n, v)| sdk::TargetTrackingMetricDimension::builder().name(n).value(v).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(build_error)?;
+            let metric = sdk::TargetTrackingMetric::builder()
+                .namespace(&stat.namespace)
+                .metric_name(&stat.metric_name)
+                .set_dimensions((!dimensions.is_empty()).then_some(dimensions))
+                .build();
+            query.metric_stat(
+                sdk::TargetTrackingMetricStat::builder()
+                    .metric(metric)
+                    .stat(&stat.stat)
+                    .set_unit(stat.unit.clone())
+                    .build()
+                    .map_err(build_error)?,
+            )
+        }
+    };
+    query.build().map_err(build_error)
 }
 
 pub(super) fn sdk_step_scaling(s: &StepScaling) -> Result<sdk::StepScalingPolicyConfiguration> {

@@ -207,6 +207,18 @@ impl Emulator {
             .collect()
     }
 
+    /// The bodies of every `operation` call whose body contains `matching`, in order: what was sent, exactly.
+    pub async fn calls_with_bodies(&self, operation: &str, matching: &str) -> Vec<Value> {
+        let calls = self.control("calls", None).await;
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["operation"] == operation && c["body"].to_string().contains(matching))
+            .map(|c| c["body"].clone())
+            .collect()
+    }
+
     /// The calls that change something (everything but Describe and List).
     pub async fn mutations(&self, resource_id: &str) -> Vec<String> {
         self.calls(resource_id).await.into_iter().filter(|op| !op.starts_with("Describe") && !op.starts_with("List")).collect()

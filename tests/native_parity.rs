@@ -1,0 +1,121 @@
+//! What the native `AWS::ApplicationAutoScaling::*` resources can say, said here: metric math, inline
+//! scheduled actions, `Fn::GetAtt Id`, and PredictiveScaling refused at once. Every request is also held
+//! against botocore's model by the emulator.
+
+use cfn_sma_testkit as support;
+use serde_json::{Value, json};
+use support::{Function, Stack, target_id, variant};
+
+const POLICY: &str = "Custom::SageMakerScalingPolicy";
+const ACTION: &str = "Custom::SageMakerScheduledAction";
+
+async fn no_model_errors(f: &Function) {
+    let errors = f.emulator.model_errors().await;
+    assert!(errors.is_empty(), "requests that botocore's model refuses: {errors:#?}");
+}
+
+fn action(name: &str, cron: &str, min: &str) -> Value {
+    json!({"ScheduledActionName": name, "Schedule": cron, "Timezone": "Europe/Berlin", "ScalableTargetAction": {"MinCapacity": min}})
+}
+
+async fn actions_on(f: &Function, resource: &str) -> Vec<Value> {
+    let state = f.emulator.state().await;
+    state["actions"].as_array().unwrap().iter().filter(|a| a["ResourceId"] == resource).cloned().collect()
+}
+
+fn names(actions: &[Value]) -> Vec<String> {
+    let mut names: Vec<String> = actions.iter().map(|a| a["ScheduledActionName"].as_str().unwrap().to_owned()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_metric_math_policy_is_sent_as_the_model_has_it() {
+    let f = Function::start().await;
+    let stack = Stack::new("math");
+    let created = f.send(&stack.create("Target", json!({"ResourceId": variant("math-ep"), "MinCapacity": "1", "MaxCapacity": "4"}))).await;
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    assert_eq!(created["Data"]["Id"], target_id("math-ep"), "GetAtt Id is the native resource's");
+    let metrics = json!([
+        {"Id": "backlog", "ReturnData": "false", "MetricStat": {"Stat": "Average", "Metric": {
+            "Namespace": "AWS/SageMaker", "MetricName": "ApproximateBacklogSize", "Dimensions": [{"Name": "EndpointName", "Value": "math-ep"}]}}},
+        {"Id": "instances", "ReturnData": "false", "MetricStat": {"Stat": "Average", "Unit": "Count", "Metric": {
+            "Namespace": "AWS/SageMaker", "MetricName": "CPUUtilization", "Dimensions": [{"Name": "EndpointName", "Value": "math-ep"}]}}},
+        {"Id": "per_instance", "Expression": "backlog / instances", "Label": "backlog per instance", "ReturnData": "true"}
+    ]);
+    let props = json!({"PolicyName": "backlog-per-instance", "ScalingTargetId": target_id("math-ep"),
+        "TargetTrackingScalingPolicyConfiguration": {"TargetValue": "5", "CustomizedMetricSpecification": {"Metrics": metrics}}});
+    let put = f.send(&stack.event("Create", "Policy", POLICY, props, None, None)).await;
+    assert_eq!(put["Status"], "SUCCESS", "{put}");
+    no_model_errors(&f).await;
+    let calls = f.emulator.calls_with_bodies("PutScalingPolicy", "backlog-per-instance").await;
+    let sent = &calls[0]["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]["Metrics"];
+    assert_eq!(sent[0]["ReturnData"], false);
+    assert_eq!(sent[1]["MetricStat"]["Unit"], "Count");
+    assert_eq!(
+        sent[2],
+        json!({"Id": "per_instance", "Expression": "backlog / instances", "Label": "backlog per instance", "ReturnData": true})
+    );
+    assert_eq!(sent[0]["MetricStat"]["Metric"]["Dimensions"], json!([{"Name": "EndpointName", "Value": "math-ep"}]));
+}
+
+#[tokio::test]
+async fn predictive_scaling_fails_before_any_call() {
+    let f = Function::start().await;
+    let stack = Stack::new("predictive");
+    let props = json!({"PolicyName": "predict", "PolicyType": "PredictiveScaling", "ScalingTargetId": target_id("predictive-ep"),
+        "TargetTrackingScalingPolicyConfiguration": {"TargetValue": "5", "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}});
+    let body = f.send(&stack.event("Create", "Policy", POLICY, props, None, None)).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(body["Reason"].as_str().unwrap().contains("ECS"), "{body}");
+    assert!(f.emulator.calls(&variant("predictive-ep")).await.is_empty());
+}
+
+#[tokio::test]
+async fn inline_actions_follow_the_template_and_leave_the_separate_resource_alone() {
+    let f = Function::start().await;
+    let stack = Stack::new("inline");
+    let resource = variant("inline-ep");
+    let v1 = json!({"ResourceId": resource, "MinCapacity": "1", "MaxCapacity": "4", "ScheduledActions": [
+        action("morning", "cron(0 8 * * ? *)", "2"), action("evening", "cron(0 20 * * ? *)", "1")]});
+    assert_eq!(f.send(&stack.create("Target", v1.clone())).await["Status"], "SUCCESS");
+    assert_eq!(names(&actions_on(&f, &resource).await), ["evening", "morning"]);
+
+    // The same target, scheduled by a separate resource too.
+    let separate = json!({"ScheduledActionName": "weekend", "ScalingTargetId": target_id("inline-ep"), "Schedule": "cron(0 0 ? * SAT *)",
+        "ScalableTargetAction": {"MaxCapacity": "2"}});
+    assert_eq!(f.send(&stack.event("Create", "Weekend", ACTION, separate, None, None)).await["Status"], "SUCCESS");
+
+    // morning changed, evening dropped, noon added: the separate action is not the inline list's to remove.
+    let v2 = json!({"ResourceId": resource, "MinCapacity": "1", "MaxCapacity": "4", "ScheduledActions": [
+        action("morning", "cron(30 7 * * ? *)", "3"), action("noon", "cron(0 12 * * ? *)", "2")]});
+    let updated = f.send(&stack.update("Target", &target_id("inline-ep"), v2.clone(), v1)).await;
+    assert_eq!(updated["Status"], "SUCCESS", "{updated}");
+    let now = actions_on(&f, &resource).await;
+    assert_eq!(names(&now), ["morning", "noon", "weekend"]);
+    let morning = now.iter().find(|a| a["ScheduledActionName"] == "morning").unwrap();
+    assert_eq!(morning["Schedule"], "cron(30 7 * * ? *)");
+    assert_eq!(morning["ScalableTargetAction"]["MinCapacity"], 3);
+
+    // Removing the property removes what it listed, and only that.
+    let v3 = json!({"ResourceId": resource, "MinCapacity": "1", "MaxCapacity": "4"});
+    assert_eq!(f.send(&stack.update("Target", &target_id("inline-ep"), v3.clone(), v2)).await["Status"], "SUCCESS");
+    assert_eq!(names(&actions_on(&f, &resource).await), ["weekend"]);
+
+    // Deregistering removes the target's actions (the service does).
+    assert_eq!(f.send(&stack.delete("Target", &target_id("inline-ep"), v3)).await["Status"], "SUCCESS");
+    assert!(actions_on(&f, &resource).await.is_empty());
+    no_model_errors(&f).await;
+}
+
+#[tokio::test]
+async fn a_bad_inline_action_fails_the_create_by_name_and_registers_nothing() {
+    let f = Function::start().await;
+    let stack = Stack::new("inline");
+    let props = json!({"ResourceId": variant("inline-bad"), "MinCapacity": "1", "MaxCapacity": "4", "ScheduledActions": [
+        action("a", "cron(0 8 * * ? *)", "2"), action("a", "cron(0 9 * * ? *)", "2")]});
+    let body = f.send(&stack.create("Target", props)).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(body["Reason"].as_str().unwrap().starts_with("ScheduledActions names \"a\" twice"), "{body}");
+    assert!(f.emulator.mutations(&variant("inline-bad")).await.is_empty());
+}
