@@ -132,7 +132,30 @@ impl Handler {
                 )
             }
         };
+        if response.status == Status::Failed
+            && req.request_type == RequestType::Update
+            && let Some(new_id) = progress.written().filter(|id| Some(id) != req.echo.physical_id.as_ref())
+        {
+            self.discard(&req, new_id, deadline).await;
+        }
         names_what_was_written(response, req.request_type, progress.written())
+    }
+
+    /// A replacing Update that registered its new target and then failed answers with the old physical id (the
+    /// contract), so CloudFormation would never delete the new one: it is removed here, as its rollback Delete
+    /// would (only if this resource owns it), within part of the margin kept for the answer.
+    async fn discard(&self, req: &Request, new_id: String, deadline: Instant) {
+        tracing::info!(physical_id = %new_id, "the failed update registered a new target: removing it, as no Delete will come for it");
+        let mut delete = req.clone();
+        delete.request_type = RequestType::Delete;
+        delete.echo.physical_id = Some(new_id);
+        let limit = deadline.checked_sub(self.settings.margin * 2 / 3).unwrap_or(deadline);
+        let session = Session::new(self.clients.clone(), limit, Progress::default(), self.settings.consistency_window);
+        let work = async move { dispatch(&delete, &session).await }.in_current_span();
+        match guard::run(work, limit).await {
+            Ok(response) if response.status == Status::Success => {}
+            other => tracing::error!(outcome = ?other.map(|r| r.reason), "the new target could not be removed"),
+        }
     }
 
     /// Direct mode: PUTs the response to `url` and returns null. cdk-provider mode (`url` is `None`): returns

@@ -236,6 +236,6 @@ async fn a_replacing_update_that_fails_removes_the_new_target_and_keeps_the_old(
     let body = f.send(&stack.update("Llm", &ic_id("replace-old"), zero_props("replace-new"), old)).await;
     assert_eq!(body["Status"], "FAILED", "{body}");
     assert_eq!(body["PhysicalResourceId"], ic_id("replace-old"), "a failed update keeps its own id: {body}");
-    assert!(f.emulator.target("inference-component/replace-new").await.is_none(), "the new target was left behind");
+    assert!(f.emulator.target("inference-component/replace-new").await.is_none(), "the new target was left behind:\n{}", f.logs());
     assert!(f.emulator.target("inference-component/replace-old").await.is_some(), "the old target must stay");
 }

@@ -119,3 +119,110 @@ async fn a_bad_inline_action_fails_the_create_by_name_and_registers_nothing() {
     assert!(body["Reason"].as_str().unwrap().starts_with("ScheduledActions names \"a\" twice"), "{body}");
     assert!(f.emulator.mutations(&variant("inline-bad")).await.is_empty());
 }
+
+/// A template's resources as JSON, with `!Sub`/`!Ref` of parameters resolved to `endpoint` and a `!Ref` of a
+/// resource left as `{"Ref": name}` (read with cfn-lint's own decoder).
+fn resources_of(path: &str, endpoint: &str) -> Value {
+    let script = r#"
+import json, sys
+from cfnlint.decode import decode
+template, problems = decode(sys.argv[1])
+assert not problems, problems
+def resolve(v):
+    if isinstance(v, dict) and len(v) == 1:
+        (k, a), = v.items()
+        if k == "Fn::Sub": return a.replace("${EndpointName}", sys.argv[2])
+        if k == "Ref" and a == "EndpointName": return sys.argv[2]
+        if k == "Ref": return {"Ref": a}
+        if k == "Fn::ImportValue": return a
+    if isinstance(v, dict): return {k: resolve(x) for k, x in v.items()}
+    if isinstance(v, list): return [resolve(x) for x in v]
+    return v
+print(json.dumps(resolve(template["Resources"])))
+"#;
+    let output = std::process::Command::new(support::python())
+        .arg("-c")
+        .arg(script)
+        .arg(support::root().join(path))
+        .arg(endpoint)
+        .output()
+        .expect("python");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[tokio::test]
+async fn the_native_template_deploys_here_with_only_types_and_service_token_changed() {
+    let native = std::fs::read_to_string(support::root().join("examples/cloudformation/native-pair/native.yaml")).unwrap();
+    let custom = std::fs::read_to_string(support::root().join("examples/cloudformation/native-pair/custom.yaml")).unwrap();
+    let normalised: Vec<String> = custom
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("ServiceToken:"))
+        .map(|l| {
+            l.replace("Custom::SageMakerScalableTarget", "AWS::ApplicationAutoScaling::ScalableTarget")
+                .replace("Custom::SageMakerScalingPolicy", "AWS::ApplicationAutoScaling::ScalingPolicy")
+        })
+        .collect();
+    let description = |lines: &[&str]| lines.iter().position(|l| l.starts_with("Parameters:")).unwrap();
+    let native_lines: Vec<&str> = native.lines().collect();
+    let custom_lines: Vec<&str> = normalised.iter().map(String::as_str).collect();
+    assert_eq!(
+        &custom_lines[description(&custom_lines)..],
+        &native_lines[description(&native_lines)..],
+        "custom.yaml must be native.yaml but for Type and ServiceToken"
+    );
+
+    // And it works: each resource's properties, as CloudFormation would send them, through the function.
+    let f = Function::start().await;
+    let stack = Stack::new("pair");
+    let resources = resources_of("examples/cloudformation/native-pair/custom.yaml", "pair-ep");
+    let target = f.send(&stack.create("Target", resources["Target"]["Properties"].clone())).await;
+    assert_eq!(target["Status"], "SUCCESS", "{target}");
+    assert_eq!(target["Data"]["Id"], target_id("pair-ep"));
+    let mut policy = resources["Policy"]["Properties"].clone();
+    policy["ScalingTargetId"] = target["PhysicalResourceId"].clone();
+    let put = f.send(&stack.event("Create", "Policy", POLICY, policy, None, None)).await;
+    assert_eq!(put["Status"], "SUCCESS", "{put}");
+    assert_eq!(names(&actions_on(&f, &variant("pair-ep")).await), ["business-hours", "nights"]);
+    no_model_errors(&f).await;
+}
+
+#[test]
+fn the_readme_table_of_native_properties_is_the_schema_and_the_code() {
+    use cfn_sagemaker_autoscaling::model::{TARGET_REFERENCE, action_spec, policy_spec, target_spec};
+    let output =
+        std::process::Command::new(support::python()).arg(support::root().join("tools/native_properties.py")).output().expect("python");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let schema: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect();
+    let readme = std::fs::read_to_string(support::root().join("README.md")).unwrap();
+    let table = readme
+        .split("<!-- native-properties:begin")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- native-properties:end").next())
+        .expect("the table");
+    let rows: Vec<(String, bool)> = table
+        .lines()
+        .filter_map(|line| {
+            let mut cells = line.split('|').map(str::trim).filter(|c| !c.is_empty());
+            let path = cells.next()?.strip_prefix('`')?.strip_suffix('`')?.to_owned();
+            Some((path, cells.next()? == "yes"))
+        })
+        .collect();
+    let listed: Vec<&str> = rows.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(listed, schema.iter().map(String::as_str).collect::<Vec<_>>(), "the README's table must list the schema's properties");
+    let policy: Vec<&str> = policy_spec::PROPERTIES.iter().chain(TARGET_REFERENCE.iter()).copied().collect();
+    let metric: Vec<&str> = policy_spec::SINGLE_METRIC.iter().copied().chain(["Metrics"]).collect();
+    for (path, supported) in rows {
+        let (parent, name) = path.rsplit_once('.').unwrap();
+        let accepted: &[&str] = match parent {
+            "ScalableTarget" => &target_spec::PROPERTIES,
+            "ScalableTarget.ScheduledActions" => &action_spec::PROPERTIES,
+            "ScalingPolicy" => &policy,
+            "ScalingPolicy.TargetTrackingScalingPolicyConfiguration" => &policy_spec::TARGET_TRACKING,
+            "ScalingPolicy.TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification" => &metric,
+            "ScalingPolicy.StepScalingPolicyConfiguration" => &policy_spec::STEP_SCALING,
+            other => panic!("no code list for {other}"),
+        };
+        assert_eq!(accepted.contains(&name), supported, "{path}: the README says supported = {supported}, the code disagrees");
+    }
+}

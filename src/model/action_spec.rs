@@ -8,7 +8,8 @@ use crate::model::{TargetId, check_action_name, named_target};
 use crate::props::Props;
 use crate::{Error, Result};
 
-const PROPERTIES: [&str; 6] = ["ScheduledActionName", "Schedule", "Timezone", "StartTime", "EndTime", "ScalableTargetAction"];
+/// The properties of a scheduled action, separate or inline, besides its target.
+pub const PROPERTIES: [&str; 6] = ["ScheduledActionName", "Schedule", "Timezone", "StartTime", "EndTime", "ScalableTargetAction"];
 
 /// A scheduled action as the template describes it, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,11 @@ use crate::model::{NAMESPACE, ScalableDimension, TargetId, named_target};
 use crate::props::Props;
 use crate::{Error, Result};
 
-const PROPERTIES: [&str; 4] = ["PolicyName", "PolicyType", "TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration"];
-const TARGET_TRACKING: [&str; 6] = [
+/// The properties a policy accepts besides the target reference ([`crate::model::TARGET_REFERENCE`]).
+pub const PROPERTIES: [&str; 4] =
+    ["PolicyName", "PolicyType", "TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration"];
+/// The members of `TargetTrackingScalingPolicyConfiguration`.
+pub const TARGET_TRACKING: [&str; 6] = [
     "TargetValue",
     "PredefinedMetricSpecification",
     "CustomizedMetricSpecification",
@@ -17,7 +20,8 @@ const TARGET_TRACKING: [&str; 6] = [
     "ScaleOutCooldown",
     "DisableScaleIn",
 ];
-const STEP_SCALING: [&str; 5] = ["AdjustmentType", "Cooldown", "MetricAggregationType", "MinAdjustmentMagnitude", "StepAdjustments"];
+/// The members of `StepScalingPolicyConfiguration`.
+pub const STEP_SCALING: [&str; 5] = ["AdjustmentType", "Cooldown", "MetricAggregationType", "MinAdjustmentMagnitude", "StepAdjustments"];
 
 /// The SageMaker predefined metrics, each for the dimension it measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,7 +272,7 @@ fn target_tracking(props: &Props<'_>, dimension: ScalableDimension) -> Result<Ta
 }
 
 /// The classic form's members; metric math (`Metrics`) takes none of them.
-const SINGLE_METRIC: [&str; 5] = ["MetricName", "Namespace", "Dimensions", "Statistic", "Unit"];
+pub const SINGLE_METRIC: [&str; 5] = ["MetricName", "Namespace", "Dimensions", "Statistic", "Unit"];
 
 fn custom_metric(props: &Props<'_>) -> Result<CustomMetric> {
     props.only(&SINGLE_METRIC)?;

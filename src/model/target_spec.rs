@@ -18,7 +18,8 @@ pub const OWNER_LOGICAL_TAG: &str = "cfn-sagemaker-autoscaling:logical-id";
 /// Application Auto Scaling allows 50 tags per target; two are ours.
 const MAX_USER_TAGS: usize = 48;
 
-const PROPERTIES: [&str; 14] = [
+/// The properties a scalable target accepts (besides `ServiceToken` and `ServiceTimeout`).
+pub const PROPERTIES: [&str; 14] = [
     "ResourceId",
     "EndpointName",
     "VariantName",
