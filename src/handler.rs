@@ -12,8 +12,10 @@ use tracing::Instrument;
 use reqwest::Url;
 
 use crate::delivery::Responder;
+use crate::endpoint_plan::{OPERATION_KEY, Operation};
 use crate::guard::{self, Interrupted};
 use crate::model::action_spec::ActionSpec;
+use crate::model::endpoint_spec::{EndpointSpec, default_name};
 use crate::model::policy_spec::PolicySpec;
 use crate::model::target_spec::TargetSpec;
 use crate::request::{self, Envelope, Request, RequestType, ResourceType};
@@ -21,7 +23,7 @@ use crate::response::{Response, Status};
 use crate::response_url::{self, redact};
 use crate::settings::{Mode, Settings};
 use crate::shell::{Clients, Progress, Session};
-use crate::{Error, policy, schedule, target};
+use crate::{Error, endpoint, policy, schedule, target};
 
 /// The function's state across invocations: clients built once per process, and the settings.
 #[derive(Debug, Clone)]
@@ -48,7 +50,18 @@ impl Handler {
     /// ResponseURL is refused: every other outcome, FAILED included, has been PUT and the invocation
     /// succeeds. In cdk-provider mode, a FAILED is returned as the error the Provider framework reports.
     pub async fn invoke(&self, event: &str, deadline_ms: u64) -> Result<Value, String> {
+        self.invoke_as(event, deadline_ms, None).await
+    }
+
+    /// [`Handler::invoke`], knowing the function's own ARN (`function`), which a long operation hands itself
+    /// over to before the deadline. A handed-over event carries the operation's state under
+    /// [`OPERATION_KEY`]; it is checked as every event is (the ResponseURL first).
+    ///
+    /// # Errors
+    /// As [`Handler::invoke`].
+    pub async fn invoke_as(&self, event: &str, deadline_ms: u64, function: Option<&str>) -> Result<Value, String> {
         let deadline = guard::deadline_instant(deadline_ms, SystemTime::now(), Instant::now());
+        let handed = handed_over(event);
         tracing::debug!(deadline_ms, remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64, "invocation");
         let mut unanswered = Vec::new();
         let mut result = Value::Null;
@@ -81,10 +94,23 @@ impl Handler {
             };
             result = async {
                 let response = match pending {
-                    Ok(req) => self.process(req, deadline).await,
-                    Err(failed) => failed,
+                    Ok(req) => {
+                        let context = endpoint::Context {
+                            function: function.filter(|_| self.settings.mode == Mode::Direct).map(str::to_owned),
+                            operation: None,
+                        };
+                        match &handed {
+                            Some(Err(why)) => Some(Response::failed(&req.echo, Some(req.request_type), why.clone())),
+                            Some(Ok(op)) => self.process(req, deadline, endpoint::Context { operation: Some(op.clone()), ..context }).await,
+                            None => self.process(req, deadline, context).await,
+                        }
+                    }
+                    Err(failed) => Some(failed),
                 };
-                self.deliver(url, response, deadline).await
+                match response {
+                    Some(response) => self.deliver(url, response, deadline).await,
+                    None => Ok(Value::Null),
+                }
             }
             .instrument(span)
             .await?;
@@ -100,17 +126,27 @@ impl Handler {
         }
     }
 
-    /// Handles a request under the guard: the answer, or a FAILED saying why there is none.
-    pub async fn process(&self, req: Request, deadline: Instant) -> Response {
+    /// Handles a request under the guard: the answer, or a FAILED saying why there is none; `None` when a
+    /// long operation was handed to the next invocation, which will answer.
+    pub async fn process(&self, req: Request, deadline: Instant, context: endpoint::Context) -> Option<Response> {
         let limit = guard::work_limit(deadline, self.settings.margin, Instant::now());
         let progress = Progress::default();
         let session = Session::new(self.clients.clone(), limit, progress.clone(), self.settings.consistency_window);
+        let function = context.function.clone();
         let work = {
             let req = req.clone();
-            async move { dispatch(&req, &session).await }.in_current_span()
+            async move { dispatch(&req, &session, &context).await }.in_current_span()
         };
-        let response = match guard::run(work, limit).await {
-            Ok(response) => response,
+        let outcome = guard::run(work, limit).await;
+        if let (Err(why), Some(function), Some(state)) = (&outcome, &function, progress.long_operation()) {
+            // A long operation had saved targets: the next invocation restores them and answers.
+            if self.hand_over_interrupted(&req, state, why, function, deadline).await {
+                return None;
+            }
+        }
+        let response = match outcome {
+            Ok(None) => return None,
+            Ok(Some(response)) => response,
             Err(Interrupted::Panicked(message)) => {
                 tracing::error!(panic = %message, "handler panicked");
                 Response::failed(
@@ -138,7 +174,30 @@ impl Handler {
         {
             self.discard(&req, new_id, deadline).await;
         }
-        names_what_was_written(response, req.request_type, progress.written())
+        Some(names_what_was_written(response, req.request_type, progress.written()))
+    }
+
+    /// Hands an interrupted long operation (a panic, the work limit) to the next invocation, which restores what
+    /// was saved and answers FAILED. True when it was handed over.
+    async fn hand_over_interrupted(&self, req: &Request, mut state: Value, why: &Interrupted, function: &str, deadline: Instant) -> bool {
+        state["interrupted"] = json!(match why {
+            Interrupted::Panicked(_) => "the function failed unexpectedly",
+            Interrupted::TimedOut => "the invocation's deadline came first",
+        });
+        let Ok(op) = serde_json::from_value::<crate::endpoint_plan::Operation>(state) else { return false };
+        let limit = deadline.checked_sub(self.settings.margin * 2 / 3).unwrap_or(deadline);
+        let session = Session::new(self.clients.clone(), limit, Progress::default(), self.settings.consistency_window);
+        let payload = endpoint::handover_payload(req, &op);
+        match session.hand_over(function, &payload).await {
+            Ok(()) => {
+                tracing::error!("the operation was interrupted; handed to the next invocation, which restores and answers");
+                true
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "the interrupted operation could not be handed over");
+                false
+            }
+        }
     }
 
     /// A replacing Update that registered its new target and then failed answers with the old physical id (the
@@ -151,10 +210,10 @@ impl Handler {
         delete.echo.physical_id = Some(new_id);
         let limit = deadline.checked_sub(self.settings.margin * 2 / 3).unwrap_or(deadline);
         let session = Session::new(self.clients.clone(), limit, Progress::default(), self.settings.consistency_window);
-        let work = async move { dispatch(&delete, &session).await }.in_current_span();
+        let work = async move { dispatch(&delete, &session, &endpoint::Context::default()).await }.in_current_span();
         match guard::run(work, limit).await {
-            Ok(response) if response.status == Status::Success => {}
-            other => tracing::error!(outcome = ?other.map(|r| r.reason), "the new target could not be removed"),
+            Ok(Some(response)) if response.status == Status::Success => {}
+            other => tracing::error!(outcome = ?other.map(|r| r.and_then(|r| r.reason)), "the new target could not be removed"),
         }
     }
 
@@ -196,6 +255,7 @@ pub enum Work {
     PutTarget(TargetSpec),
     PutPolicy(PolicySpec),
     PutAction(ActionSpec),
+    PutEndpoint(EndpointSpec),
     /// A Delete: properties are never validated, the physical id says what to remove.
     Delete(ResourceType),
 }
@@ -212,6 +272,10 @@ pub fn validate(req: &Request) -> crate::Result<Work> {
         ResourceType::ScalableTarget => TargetSpec::from_properties(&req.properties).map(Work::PutTarget),
         ResourceType::ScalingPolicy => PolicySpec::from_properties(&req.properties).map(Work::PutPolicy),
         ResourceType::ScheduledAction => ActionSpec::from_properties(&req.properties).map(Work::PutAction),
+        ResourceType::Endpoint => {
+            let unnamed = default_name(&req.echo.stack_id, &req.echo.logical_id);
+            EndpointSpec::from_properties(&req.properties, &unnamed).map(Work::PutEndpoint)
+        }
         ResourceType::Other(other) => {
             Err(Error::invalid(format!("unsupported ResourceType {other:?}; this function serves {}", ResourceType::SUPPORTED.join(", "))))
         }
@@ -219,25 +283,43 @@ pub fn validate(req: &Request) -> crate::Result<Work> {
 }
 
 /// Validates, then hands the request to the module of its resource type; every error becomes a FAILED with
-/// the contract's physical id (see [`Response::failed`]).
-async fn dispatch(req: &Request, aas: &Session) -> Response {
+/// the contract's physical id (see [`Response::failed`]). `None`: a long operation was handed over.
+async fn dispatch(req: &Request, aas: &Session, context: &endpoint::Context) -> Option<Response> {
     let outcome = match validate(req) {
         Err(err) => Err(err),
         Ok(Work::PutTarget(spec)) => target::put(req, spec, aas).await,
         Ok(Work::PutPolicy(spec)) => policy::put(req, spec, aas).await,
         Ok(Work::PutAction(spec)) => schedule::put(req, spec, aas).await,
+        Ok(Work::PutEndpoint(spec)) => match endpoint::put(req, spec, aas, context).await {
+            Ok(endpoint::Answer::HandedOver) => return None,
+            Ok(endpoint::Answer::Now(response)) => Ok(response),
+            Err(err) => Err(err),
+        },
         Ok(Work::Delete(kind)) => {
             let deleted = match kind {
                 ResourceType::ScalableTarget => target::delete(req, aas).await,
                 ResourceType::ScalingPolicy => policy::delete(req, aas).await,
                 ResourceType::ScheduledAction => schedule::delete(req, aas).await,
+                ResourceType::Endpoint => match endpoint::delete(req, aas, context).await {
+                    Ok(endpoint::Answer::HandedOver) => return None,
+                    Ok(endpoint::Answer::Now(_)) => Ok(()),
+                    Err(err) => Err(err),
+                },
                 // The rollback Delete of a Create that failed for this reason: nothing was made, so nothing to do.
                 ResourceType::Other(_) => Ok(()),
             };
             deleted.map(|()| Response::done(&req.echo))
         }
     };
-    outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string()))
+    Some(outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string())))
+}
+
+/// The operation a handed-over event carries: `None` for an ordinary event, an error Reason for a state that
+/// cannot be read (a FAILED, never silence).
+fn handed_over(event: &str) -> Option<Result<Operation, String>> {
+    let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> = serde_json::from_str(event).ok()?;
+    let raw = fields.get(OPERATION_KEY)?;
+    Some(serde_json::from_str::<Operation>(raw.get()).map_err(|err| format!("the handed-over operation cannot be read: {err}")))
 }
 
 /// A Create that failed after it wrote something (a target registered, a policy or action put) answers with

@@ -18,8 +18,12 @@
 //! [`settings`] reads the environment once at start-up; [`tls`] builds the one TLS configuration every client
 //! shares; [`logging`] sets up Lambda-style logs.
 
+#![recursion_limit = "256"]
+
 pub mod backoff;
 pub mod delivery;
+pub mod endpoint;
+pub mod endpoint_plan;
 pub mod error;
 pub mod guard;
 pub mod handler;

@@ -9,7 +9,7 @@ use aws_config::timeout::TimeoutConfig;
 use cfn_sagemaker_autoscaling::delivery::Responder;
 use cfn_sagemaker_autoscaling::handler::Handler;
 use cfn_sagemaker_autoscaling::settings::Settings;
-use cfn_sagemaker_autoscaling::shell::json::{self, CLOUDWATCH, JsonService, SAGEMAKER};
+use cfn_sagemaker_autoscaling::shell::json::{self, AUTOSCALING, CLOUDWATCH, JsonService, LAMBDA, SAGEMAKER};
 use cfn_sagemaker_autoscaling::shell::{Clients, http};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
@@ -39,7 +39,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let clients = Clients {
         autoscaling: aws_sdk_applicationautoscaling::Client::new(&config),
         sagemaker: JsonService::new(SAGEMAKER, &config, aws_http.clone()).await?,
-        cloudwatch: JsonService::new(CLOUDWATCH, &config, aws_http).await?,
+        cloudwatch: JsonService::new(CLOUDWATCH, &config, aws_http.clone()).await?,
+        autoscaling_json: JsonService::new(AUTOSCALING, &config, aws_http.clone()).await?,
+        lambda: JsonService::new(LAMBDA, &config, aws_http).await?,
     };
     let responder = Responder::new(tls, settings.allowed_hosts.clone())?;
     let handler = Handler::new(clients, responder, settings);
@@ -47,7 +49,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // make a deeply nested event an invocation error that is never answered.
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         let handler = &handler;
-        async move { handler.invoke(event.payload.get(), event.context.deadline).await }
+        async move { handler.invoke_as(event.payload.get(), event.context.deadline, Some(&event.context.invoked_function_arn)).await }
     }))
     .await
 }

@@ -42,14 +42,20 @@ pub enum ResourceType {
     ScalingPolicy,
     /// `Custom::SageMakerScheduledAction`
     ScheduledAction,
+    /// `Custom::SageMakerEndpoint`
+    Endpoint,
     /// Anything else, as the event named it.
     Other(String),
 }
 
 impl ResourceType {
     /// Every type served, for the Reason of an unsupported one.
-    pub const SUPPORTED: [&str; 3] =
-        ["Custom::SageMakerScalableTarget", "Custom::SageMakerScalingPolicy", "Custom::SageMakerScheduledAction"];
+    pub const SUPPORTED: [&str; 4] = [
+        "Custom::SageMakerScalableTarget",
+        "Custom::SageMakerScalingPolicy",
+        "Custom::SageMakerScheduledAction",
+        "Custom::SageMakerEndpoint",
+    ];
 
     /// Reads the wire name.
     pub fn parse(text: &str) -> Self {
@@ -57,6 +63,7 @@ impl ResourceType {
             "Custom::SageMakerScalableTarget" => Self::ScalableTarget,
             "Custom::SageMakerScalingPolicy" => Self::ScalingPolicy,
             "Custom::SageMakerScheduledAction" => Self::ScheduledAction,
+            "Custom::SageMakerEndpoint" => Self::Endpoint,
             other => Self::Other(other.to_owned()),
         }
     }
@@ -67,6 +74,7 @@ impl ResourceType {
             Self::ScalableTarget => Self::SUPPORTED[0],
             Self::ScalingPolicy => Self::SUPPORTED[1],
             Self::ScheduledAction => Self::SUPPORTED[2],
+            Self::Endpoint => Self::SUPPORTED[3],
             Self::Other(text) => text,
         }
     }

@@ -85,6 +85,9 @@ fn every_event_file_reads_and_its_properties_validate_without_any_server() {
             ResourceType::ScalableTarget => TargetSpec::from_properties(&req.properties).map(drop),
             ResourceType::ScalingPolicy => PolicySpec::from_properties(&req.properties).map(drop),
             ResourceType::ScheduledAction => ActionSpec::from_properties(&req.properties).map(drop),
+            ResourceType::Endpoint => {
+                cfn_sagemaker_autoscaling::model::endpoint_spec::EndpointSpec::from_properties(&req.properties, "unnamed").map(drop)
+            }
             ResourceType::Other(other) => panic!("{name}: {other} is not served"),
         };
         assert_eq!(valid, Ok(()), "{name}");

@@ -13,6 +13,8 @@ use crate::props::Props;
 use crate::{Error, Result};
 
 pub mod action_spec;
+pub mod endpoint_spec;
+pub mod metric_math;
 pub mod policy_spec;
 pub mod target_spec;
 

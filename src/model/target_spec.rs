@@ -165,7 +165,7 @@ fn suspended(props: &Props<'_>) -> Result<Suspended> {
     })
 }
 
-fn tags(props: &Props<'_>) -> Result<Tags> {
+pub(crate) fn tags(props: &Props<'_>) -> Result<Tags> {
     let Some(items) = props.list("Tags")? else { return Ok(Tags::new()) };
     let mut tags = Tags::new();
     for (i, item) in items.iter().enumerate() {

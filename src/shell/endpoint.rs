@@ -15,6 +15,10 @@ pub enum Service {
     SageMaker,
     /// `monitoring`; FIPS `monitoring-fips`, but the plain host in GovCloud (FIPS there already).
     CloudWatch,
+    /// `application-autoscaling`; FIPS `application-autoscaling-fips`, but the plain host in GovCloud.
+    ApplicationAutoScaling,
+    /// `lambda`; FIPS `lambda-fips`.
+    Lambda,
 }
 
 impl Service {
@@ -23,6 +27,8 @@ impl Service {
         match self {
             Self::SageMaker => "SageMaker",
             Self::CloudWatch => "CloudWatch",
+            Self::ApplicationAutoScaling => "Application Auto Scaling",
+            Self::Lambda => "Lambda",
         }
     }
 }
@@ -61,6 +67,11 @@ pub fn url(service: Service, region: &str, partition: &Partition, fips: bool, du
         (Service::CloudWatch, true, false) if gov_cloud => "monitoring",
         (Service::CloudWatch, true, _) => "monitoring-fips",
         (Service::CloudWatch, false, _) => "monitoring",
+        (Service::ApplicationAutoScaling, true, false) if gov_cloud => "application-autoscaling",
+        (Service::ApplicationAutoScaling, true, _) => "application-autoscaling-fips",
+        (Service::ApplicationAutoScaling, false, _) => "application-autoscaling",
+        (Service::Lambda, true, _) => "lambda-fips",
+        (Service::Lambda, false, _) => "lambda",
     };
     Ok(format!("https://{host}.{region}.{suffix}"))
 }

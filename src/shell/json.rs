@@ -66,6 +66,27 @@ pub const SAGEMAKER: Protocol = Protocol {
     query_compatible: false,
 };
 
+/// Application Auto Scaling spoken to directly: an endpoint update saves and restores targets, policies and
+/// actions as the service's own JSON (the SDK's types cannot travel in the state handed to the next invocation).
+pub const AUTOSCALING: Protocol = Protocol {
+    signing_name: "application-autoscaling",
+    target_prefix: "AnyScaleFrontendService",
+    iam_prefix: "application-autoscaling",
+    content_type: "application/x-amz-json-1.1",
+    service: Service::ApplicationAutoScaling,
+    query_compatible: false,
+};
+
+/// Lambda, for the function's asynchronous invocation of itself (REST: only [`JsonService::invoke_event`]).
+pub const LAMBDA: Protocol = Protocol {
+    signing_name: "lambda",
+    target_prefix: "",
+    iam_prefix: "lambda",
+    content_type: "application/json",
+    service: Service::Lambda,
+    query_compatible: false,
+};
+
 /// CloudWatch: its JSON 1.0 protocol (the Rust SDK speaks CBOR to it by default; JSON is what every
 /// emulator serves too).
 pub const CLOUDWATCH: Protocol = Protocol {
@@ -109,13 +130,28 @@ impl JsonService {
     /// # Errors
     /// [`Error::Aws`] with the service's code (or the HTTP status of an answer that is not AWS's).
     pub async fn call(&self, operation: &'static str, body: &Value) -> Result<Value> {
-        let payload = body.to_string().into_bytes();
         let target = format!("{}.{operation}", self.target_prefix);
-        let url = format!("{}/", self.endpoint);
         let mut headers = vec![("content-type", self.content_type.to_owned()), ("x-amz-target", target)];
         if self.query_compatible {
             headers.push(("x-amzn-query-mode", "true".to_owned()));
         }
+        self.send(operation, "/", headers, body.to_string().into_bytes()).await
+    }
+
+    /// Lambda's Invoke of `function` (a name or ARN) with `payload`, asynchronously (`X-Amz-Invocation-Type:
+    /// Event`): Lambda queues it and answers 202.
+    ///
+    /// # Errors
+    /// [`Error::Aws`] with Lambda's code.
+    pub async fn invoke_event(&self, function: &str, payload: &[u8]) -> Result<()> {
+        let name: String = url::form_urlencoded::byte_serialize(function.as_bytes()).collect();
+        let path = format!("/2015-03-31/functions/{name}/invocations");
+        let headers = vec![("content-type", self.content_type.to_owned()), ("x-amz-invocation-type", "Event".to_owned())];
+        self.send("Invoke", &path, headers, payload.to_vec()).await.map(drop)
+    }
+
+    async fn send(&self, operation: &'static str, path: &str, mut headers: Vec<(&'static str, String)>, payload: Vec<u8>) -> Result<Value> {
+        let url = format!("{}{path}", self.endpoint);
         headers.extend(self.signature(operation, &url, &headers, &payload).await?);
         let mut request = self.http.post(&url).body(payload);
         for (name, value) in headers {
@@ -147,7 +183,7 @@ impl JsonService {
         &self,
         operation: &'static str,
         url: &str,
-        headers: &[(&str, String)],
+        headers: &[(&'static str, String)],
         payload: &[u8],
     ) -> Result<Vec<(&'static str, String)>> {
         let Some(provider) = &self.credentials else {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use aws_sdk_applicationautoscaling::Client;
 use aws_sdk_applicationautoscaling::config::http::HttpResponse;
 use aws_sdk_applicationautoscaling::error::{ProvideErrorMetadata, SdkError};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::backoff::{backoff, delay_before};
@@ -23,6 +24,7 @@ mod aas;
 mod cloudwatch;
 mod convert;
 pub mod endpoint;
+mod endpoint_ops;
 mod errors;
 pub mod http;
 pub mod json;
@@ -43,6 +45,9 @@ const MAX_ATTEMPTS: u32 = 40;
 pub struct Progress {
     operation: Arc<Mutex<Option<&'static str>>>,
     written: Arc<Mutex<Option<String>>>,
+    /// A long operation in flight (`Custom::SageMakerEndpoint`), so that a panic or the deadline can still hand
+    /// over what was saved instead of losing it.
+    long_operation: Arc<Mutex<Option<Value>>>,
 }
 
 impl Progress {
@@ -59,6 +64,15 @@ impl Progress {
     /// Records that something named by `physical_id` may now exist (a call took effect, or may have).
     pub fn wrote(&self, physical_id: impl Into<String>) {
         *self.written.lock().unwrap_or_else(|p| p.into_inner()) = Some(physical_id.into());
+    }
+
+    /// The long operation in flight, as JSON, if any.
+    pub fn long_operation(&self) -> Option<Value> {
+        self.long_operation.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_long_operation(&self, operation: Option<Value>) {
+        *self.long_operation.lock().unwrap_or_else(|p| p.into_inner()) = operation;
     }
 
     /// The physical id of what this request has written, if anything.
@@ -93,6 +107,10 @@ pub struct Clients {
     pub autoscaling: Client,
     pub sagemaker: JsonService,
     pub cloudwatch: JsonService,
+    /// Application Auto Scaling's JSON, for saving and restoring a target as the service shows it.
+    pub autoscaling_json: JsonService,
+    /// Lambda, for handing a long operation to the function's next invocation.
+    pub lambda: JsonService,
 }
 
 impl Session {
@@ -100,6 +118,21 @@ impl Session {
     /// Application Auto Scaling has not shown yet.
     pub fn new(clients: Clients, until: Instant, progress: Progress, consistency_window: Duration) -> Self {
         Self { clients, until, progress, consistency_window }
+    }
+
+    /// When this session's retries and waits must end.
+    pub fn until(&self) -> Instant {
+        self.until
+    }
+
+    /// Keeps a long operation's state where the guard can find it (see [`Progress::long_operation`]).
+    pub fn keep(&self, operation: &impl serde::Serialize) {
+        self.progress.set_long_operation(serde_json::to_value(operation).ok());
+    }
+
+    /// The operation is answered or handed over: nothing is left to save on a panic.
+    pub fn forget(&self) {
+        self.progress.set_long_operation(None);
     }
 
     /// Records that what `physical_id` names may now exist (see [`Progress::wrote`]).

@@ -1,0 +1,386 @@
+//! `Custom::SageMakerEndpoint`: an endpoint whose configuration updates keep its auto scaling.
+//!
+//! SageMaker refuses an UpdateEndpoint that changes the instance type of, or drops, a variant registered with
+//! Application Auto Scaling. This resource runs AWS's documented way out itself: look, save what is
+//! registered on the variants SageMaker would refuse, deregister those, update, wait, put back what was saved.
+//! The decisions are pure ([`plan`]); this module runs them. An operation outlives one invocation: before the
+//! invocation's deadline it is handed to the next one (an asynchronous Invoke of the function itself), carrying
+//! only what AWS can no longer tell ([`plan::Operation`]); each invocation looks at the endpoint afresh.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::endpoint_plan::{self as plan, Kind, Operation, Outcome, SavedTarget, VERSION};
+use crate::model::endpoint_spec::{EndpointSpec, default_name};
+use crate::model::target_spec::{Owner, Tags};
+use crate::request::{Request, RequestType};
+use crate::response::Response;
+use crate::sagemaker::poll_delay;
+use crate::shell::Session;
+use crate::{Error, Result};
+
+/// Time kept before the invocation's work limit for handing the operation over.
+const HANDOVER_RESERVE: Duration = Duration::from_secs(3);
+/// Time kept before the operation's own deadline for restoring and answering.
+const OPERATION_MARGIN_MS: u64 = 60_000;
+
+/// What handling an endpoint event came to: an answer now, or the operation handed to the next invocation.
+#[derive(Debug)]
+pub enum Answer {
+    Now(Response),
+    HandedOver,
+}
+
+/// What an endpoint event needs beyond the request: the state an earlier invocation handed over, and how to
+/// hand over in turn.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The function's own ARN (the invocation's `invoked_function_arn`), for handing over; none in tests
+    /// that never hand over, and in `cdk-provider` mode (the framework polls instead).
+    pub function: Option<String>,
+    pub operation: Option<Operation>,
+}
+
+/// The physical id of an endpoint: its ARN. `None` for anything else (a failed create's id).
+pub fn name_from_arn(physical_id: &str) -> Option<String> {
+    let (head, name) = physical_id.split_once(":endpoint/")?;
+    (head.starts_with("arn:") && head.contains(":sagemaker:") && !name.is_empty() && !name.contains('/')).then(|| name.to_owned())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The event as it was sent, with the operation's state: what the next invocation receives.
+pub fn handover_payload(req: &Request, op: &Operation) -> Value {
+    let mut event = json!({
+        "RequestType": req.request_type.as_str(),
+        "ResponseURL": req.response_url,
+        "StackId": req.echo.stack_id,
+        "RequestId": req.echo.request_id,
+        "LogicalResourceId": req.echo.logical_id,
+        "ResourceType": req.resource_type.as_str(),
+        "ResourceProperties": req.properties,
+    });
+    if let Some(id) = &req.echo.physical_id {
+        event["PhysicalResourceId"] = json!(id);
+    }
+    if !req.old_properties.is_null() {
+        event["OldResourceProperties"] = req.old_properties.clone();
+    }
+    event[plan::OPERATION_KEY] = json!(op);
+    event
+}
+
+/// Create or Update, the properties validated.
+///
+/// # Errors
+/// Why the endpoint could not be created or updated; the dispatcher turns it into a FAILED.
+pub async fn put(req: &Request, spec: EndpointSpec, aas: &Session, ctx: &Context) -> Result<Answer> {
+    if let Some(op) = &ctx.operation {
+        return drive(req, op.clone(), aas, ctx).await;
+    }
+    let me = Owner::of(&req.echo);
+    let old = (req.request_type == RequestType::Update)
+        .then(|| EndpointSpec::from_properties(&req.old_properties, &default_name(&req.echo.stack_id, &req.echo.logical_id)).ok())
+        .flatten();
+    let same_endpoint = old.as_ref().is_some_and(|o| o.name == spec.name);
+    let seen = aas.endpoint_view(&spec.name).await?;
+    let Some(seen) = seen else {
+        return create(req, &spec, &me, aas, ctx).await;
+    };
+    let owner = Owner::from_tags(&aas.sagemaker_tags(&seen.arn).await?);
+    if owner.as_ref() != Some(&me) {
+        if !spec.adopt {
+            let by = owner.map_or_else(
+                || "made outside this function (it has no ownership tags)".to_owned(),
+                |o| format!("owned by {} in stack {}", o.logical_id, o.stack_id),
+            );
+            return Err(Error::Conflict(format!(
+                "endpoint {} already exists, {by}; left untouched: set AdoptExisting to true to take it over",
+                spec.name
+            )));
+        }
+        tracing::info!(endpoint = %spec.name, "adopting the endpoint: tagging it as this resource's");
+    }
+    retag(&seen.arn, &spec.tags, old.as_ref().filter(|_| same_endpoint).map(|o| &o.tags), &me, aas).await?;
+    if seen.config_name == spec.config_name {
+        // On the configuration asked for already: a tags-only update, a duplicate, an adoption as it is, or the
+        // rollback Update after a failed update (the endpoint is back on the old configuration).
+        let done = finished(&seen, &[], &[]);
+        return Ok(Answer::Now(Response::success(&req.echo, seen.arn.clone(), done)));
+    }
+    start_update(req, &spec, seen, aas, ctx).await
+}
+
+/// Puts the ownership tags and the template's tags on the endpoint, and removes the tags the template dropped.
+async fn retag(arn: &str, tags: &Tags, old_tags: Option<&Tags>, me: &Owner, aas: &Session) -> Result<()> {
+    let mut all = tags.clone();
+    all.extend(me.tags());
+    let list: Vec<Value> = all.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
+    aas.sagemaker("AddTags", &json!({"ResourceArn": arn, "Tags": list})).await?;
+    let removed: Vec<&String> = old_tags.map(|old| old.keys().filter(|k| !tags.contains_key(*k)).collect()).unwrap_or_default();
+    if !removed.is_empty() {
+        aas.sagemaker("DeleteTags", &json!({"ResourceArn": arn, "TagKeys": removed})).await?;
+    }
+    Ok(())
+}
+
+async fn create(req: &Request, spec: &EndpointSpec, me: &Owner, aas: &Session, ctx: &Context) -> Result<Answer> {
+    let mut all = spec.tags.clone();
+    all.extend(me.tags());
+    let tags: Vec<Value> = all.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
+    let created =
+        aas.sagemaker("CreateEndpoint", &json!({"EndpointName": spec.name, "EndpointConfigName": spec.config_name, "Tags": tags})).await?;
+    let arn = created.get("EndpointArn").and_then(Value::as_str).unwrap_or_default().to_owned();
+    // From here a failed Create names the endpoint, so the rollback Delete removes it.
+    aas.wrote(arn.clone());
+    tracing::info!(endpoint = %spec.name, step = "create", "CreateEndpoint called; waiting for InService");
+    let op = Operation {
+        version: VERSION,
+        kind: Kind::Create,
+        started_ms: now_ms(),
+        service_timeout_s: plan::service_timeout(&req.properties),
+        endpoint: spec.name.clone(),
+        arn,
+        new_config: spec.config_name.clone(),
+        reason_before: None,
+        started_call: true,
+        saved: vec![],
+        interrupted: None,
+        handovers: 0,
+    };
+    drive(req, op, aas, ctx).await
+}
+
+/// Steps 1 to 4: look, save, deregister what SageMaker would refuse, UpdateEndpoint.
+async fn start_update(req: &Request, spec: &EndpointSpec, mut seen: plan::EndpointView, aas: &Session, ctx: &Context) -> Result<Answer> {
+    let mut looks = 0;
+    while matches!(seen.status.as_str(), "Creating" | "Updating" | "SystemUpdating" | "RollingBack") {
+        looks += 1;
+        tracing::info!(endpoint = %spec.name, step = "look", status = %seen.status, "waiting before the update");
+        let delay = poll_delay(looks, fastrand::f64());
+        if Instant::now() + delay + HANDOVER_RESERVE >= aas.until() {
+            return Err(Error::Conflict(format!("endpoint {} is still {}; retry the update", spec.name, seen.status)));
+        }
+        tokio::time::sleep(delay).await;
+        seen = aas.endpoint_view(&spec.name).await?.ok_or_else(|| Error::Conflict(format!("endpoint {} no longer exists", spec.name)))?;
+    }
+    let current = aas.endpoint_config(&seen.config_name).await?;
+    let new = aas.endpoint_config(&spec.config_name).await?;
+    let refused = plan::refused_variants(&current, &new);
+    let mut saved: Vec<SavedTarget> = Vec::new();
+    for variant in &refused {
+        let capacity = seen.variants.iter().find(|(name, _)| name == variant).and_then(|(_, c)| *c);
+        saved.extend(aas.save_targets(variant, &format!("endpoint/{}/variant/{variant}", spec.name), capacity).await?);
+    }
+    tracing::info!(endpoint = %spec.name, step = "save", refused = ?refused, targets = saved.len(), "saved what SageMaker would refuse");
+    let mut op = Operation {
+        version: VERSION,
+        kind: Kind::Update,
+        started_ms: now_ms(),
+        service_timeout_s: plan::service_timeout(&req.properties),
+        endpoint: spec.name.clone(),
+        arn: seen.arn.clone(),
+        new_config: spec.config_name.clone(),
+        reason_before: seen.failure_reason.clone(),
+        started_call: false,
+        saved,
+        interrupted: None,
+        handovers: 0,
+    };
+    aas.keep(&op);
+    for target in &op.saved {
+        aas.deregister_saved(target).await?;
+        tracing::info!(target = %target.physical_id(), step = "deregister", "deregistered for the update");
+    }
+    if let Err(err) = aas.sagemaker("UpdateEndpoint", &spec.update_request()).await {
+        tracing::warn!(step = "update", error = %err, "UpdateEndpoint refused: restoring");
+        return finish(req, &op, Err(format!("{err}")), aas).await.map(Answer::Now);
+    }
+    op.started_call = true;
+    aas.keep(&op);
+    tracing::info!(endpoint = %spec.name, step = "update", config = %spec.config_name, "UpdateEndpoint called; waiting");
+    drive(req, op, aas, ctx).await
+}
+
+/// Step 5 on: wait for the endpoint, then restore and answer; hand over before the invocation's deadline.
+async fn drive(req: &Request, mut op: Operation, aas: &Session, ctx: &Context) -> Result<Answer> {
+    if op.version > VERSION {
+        return Err(Error::invalid(format!("the handed-over operation is version {}, newer than this function's {VERSION}", op.version)));
+    }
+    if let Some(why) = op.interrupted.clone() {
+        return finish(req, &op, Err(format!("the operation was interrupted ({why})")), aas).await.map(Answer::Now);
+    }
+    aas.keep(&op);
+    let mut looks = 0;
+    loop {
+        if plan::past_deadline(&op, OPERATION_MARGIN_MS.min(op.service_timeout_s * 250), now_ms()) {
+            let seen = aas.endpoint_view(&op.endpoint).await?;
+            let status = seen.map_or_else(|| "gone".to_owned(), |s| s.status);
+            let minutes = now_ms().saturating_sub(op.started_ms) / 60_000;
+            let why =
+                format!("endpoint {} is still {status} after {minutes} minutes, at the end of the resource's ServiceTimeout", op.endpoint);
+            return finish(req, &op, Err(why), aas).await.map(Answer::Now);
+        }
+        let seen = aas.endpoint_view(&op.endpoint).await?;
+        let outcome = match op.kind {
+            Kind::Create => plan::create_outcome(seen.as_ref()),
+            Kind::Update => plan::update_outcome(seen.as_ref(), &op.new_config, op.reason_before.as_deref()),
+            Kind::Delete => match &seen {
+                None => Outcome::Succeeded,
+                Some(s) if s.status == "Deleting" => Outcome::Waiting(s.status.clone()),
+                Some(s) => Outcome::Failed(format!("the endpoint is {} instead of being deleted", s.status)),
+            },
+        };
+        match outcome {
+            Outcome::Succeeded => return finish(req, &op, Ok(()), aas).await.map(Answer::Now),
+            Outcome::Failed(reason) => return finish(req, &op, Err(reason), aas).await.map(Answer::Now),
+            Outcome::Waiting(status) => {
+                looks += 1;
+                let delay = poll_delay(looks, fastrand::f64());
+                if Instant::now() + delay + HANDOVER_RESERVE < aas.until() {
+                    tracing::info!(endpoint = %op.endpoint, step = "wait", %status, "waiting");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                let Some(function) = &ctx.function else {
+                    // No way to hand over (cdk-provider mode without isComplete): wait until the work limit.
+                    let left = aas.until().saturating_duration_since(Instant::now()).saturating_sub(HANDOVER_RESERVE);
+                    if left < delay {
+                        let why = format!(
+                            "endpoint {} is still {status}: the invocation ended before it did, and this mode cannot hand the operation over",
+                            op.endpoint
+                        );
+                        return finish(req, &op, Err(why), aas).await.map(Answer::Now);
+                    }
+                    tokio::time::sleep(delay).await;
+                    continue;
+                };
+                op.handovers += 1;
+                aas.hand_over(function, &handover_payload(req, &op)).await?;
+                tracing::info!(endpoint = %op.endpoint, step = "hand-over", %status, handovers = op.handovers, "handed the operation to the next invocation");
+                aas.forget();
+                return Ok(Answer::HandedOver);
+            }
+        }
+    }
+}
+
+/// Steps 6 and 7: put back what was saved onto the variants the live endpoint has, set the scaled capacity
+/// back, and answer with SageMaker's outcome.
+async fn finish(req: &Request, op: &Operation, outcome: std::result::Result<(), String>, aas: &Session) -> Result<Response> {
+    let seen = aas.endpoint_view(&op.endpoint).await?;
+    let live: Vec<String> = seen.as_ref().map(|s| s.variants.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
+    let (back, removed) = plan::restore_plan(&op.saved, &live);
+    for target in &back {
+        aas.restore_target(target).await?;
+        tracing::info!(target = %target.physical_id(), step = "restore", "target, policies and actions put back");
+        let now = seen.as_ref().and_then(|s| s.variants.iter().find(|(n, _)| *n == target.variant)).and_then(|(_, c)| *c);
+        if target.dimension == "sagemaker:variant:DesiredInstanceCount"
+            && let Some(count) = plan::capacity_to_set(target.capacity, target.min, target.max, now)
+        {
+            let body = json!({"EndpointName": op.endpoint, "DesiredWeightsAndCapacities": [{"VariantName": target.variant, "DesiredInstanceCount": count}]});
+            aas.sagemaker("UpdateEndpointWeightsAndCapacities", &body).await?;
+            tracing::info!(variant = %target.variant, count, step = "capacity", "scaled capacity set back");
+        }
+    }
+    aas.forget();
+    let restored: Vec<String> = back.iter().map(|t| t.physical_id()).collect();
+    let removed: Vec<String> = removed.iter().map(|t| t.physical_id()).collect();
+    match outcome {
+        Ok(()) if op.kind == Kind::Delete => Ok(Response::done(&req.echo)),
+        Ok(()) => {
+            let seen = seen.ok_or_else(|| Error::Conflict(format!("endpoint {} no longer exists", op.endpoint)))?;
+            Ok(Response::success(&req.echo, op.arn.clone(), finished(&seen, &restored, &removed)))
+        }
+        Err(reason) => {
+            let kept = if restored.is_empty() { String::new() } else { format!("; auto scaling restored on {}", restored.join(", ")) };
+            Err(Error::Conflict(format!("endpoint {}: {reason}{kept}", op.endpoint)))
+        }
+    }
+}
+
+/// The attributes `Fn::GetAtt` reads.
+fn finished(seen: &plan::EndpointView, restored: &[String], removed: &[String]) -> BTreeMap<String, String> {
+    let name = seen.arn.rsplit('/').next().unwrap_or_default();
+    let mut data = BTreeMap::from([
+        ("EndpointArn".to_owned(), seen.arn.clone()),
+        ("EndpointName".to_owned(), name.to_owned()),
+        ("EndpointConfigName".to_owned(), seen.config_name.clone()),
+    ]);
+    if !restored.is_empty() || !removed.is_empty() {
+        data.insert("RestoredTargets".to_owned(), restored.join(","));
+        data.insert("RemovedTargets".to_owned(), removed.join(","));
+    }
+    data
+}
+
+/// Delete: only an endpoint this resource owns, waiting until it is gone.
+///
+/// # Errors
+/// An AWS error that leaves the endpoint in place; the dispatcher turns it into a FAILED.
+pub async fn delete(req: &Request, aas: &Session, ctx: &Context) -> Result<Answer> {
+    if let Some(op) = &ctx.operation {
+        return drive(req, op.clone(), aas, ctx).await;
+    }
+    let Some(name) = req.echo.physical_id.as_deref().and_then(name_from_arn) else {
+        tracing::info!("physical id is not an endpoint ARN (a failed create); nothing to delete");
+        return Ok(Answer::Now(Response::done(&req.echo)));
+    };
+    let Some(seen) = aas.endpoint_view(&name).await? else {
+        tracing::info!(endpoint = %name, "endpoint already gone");
+        return Ok(Answer::Now(Response::done(&req.echo)));
+    };
+    let me = Owner::of(&req.echo);
+    match Owner::from_tags(&aas.sagemaker_tags(&seen.arn).await?) {
+        Some(owner) if owner == me => {}
+        other => {
+            let whose = other
+                .map_or_else(|| "it has no ownership tags".to_owned(), |o| format!("owned by {} in stack {}", o.logical_id, o.stack_id));
+            tracing::info!(endpoint = %name, "endpoint left in place: {whose}");
+            return Ok(Answer::Now(Response::done(&req.echo)));
+        }
+    }
+    if seen.status != "Deleting" {
+        aas.sagemaker("DeleteEndpoint", &json!({"EndpointName": name})).await?;
+    }
+    tracing::info!(endpoint = %name, step = "delete", "DeleteEndpoint called; waiting until it is gone");
+    let op = Operation {
+        version: VERSION,
+        kind: Kind::Delete,
+        started_ms: now_ms(),
+        service_timeout_s: plan::service_timeout(&req.properties),
+        endpoint: name,
+        arn: seen.arn,
+        new_config: String::new(),
+        reason_before: None,
+        started_call: true,
+        saved: vec![],
+        interrupted: None,
+        handovers: 0,
+    };
+    drive(req, op, aas, ctx).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_endpoint_arns_name_an_endpoint() {
+        assert_eq!(name_from_arn("arn:aws:sagemaker:us-east-1:1:endpoint/my-endpoint").as_deref(), Some("my-endpoint"));
+        assert_eq!(name_from_arn("arn:aws-cn:sagemaker:cn-north-1:1:endpoint/e").as_deref(), Some("e"));
+        for other in [
+            "create-failed-abc",
+            "arn:aws:sagemaker:us-east-1:1:endpoint-config/c",
+            "endpoint/e/variant/v|x|sagemaker",
+            "arn:aws:s3:::endpoint/x",
+        ] {
+            assert_eq!(name_from_arn(other), None, "{other}");
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The pure decisions of an endpoint operation (`Custom::SageMakerEndpoint`; the endpoint module runs them): which variants SageMaker would refuse to update while they are
+//! registered, what the endpoint's answer means (wait, done, failed), where saved targets go back, and the
+//! capacity to set back. Time is an argument; nothing here does I/O.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// How an endpoint configuration serves one variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Serving {
+    /// On instances of this type.
+    Instances(String),
+    Serverless,
+}
+
+/// One production variant of an endpoint configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigVariant {
+    pub name: String,
+    pub serving: Serving,
+    /// `InitialInstanceCount`: what the fleet starts with after an update that does not retain properties.
+    pub initial_instances: Option<i64>,
+}
+
+/// DescribeEndpointConfig's variants.
+pub fn config_variants(config: &Value) -> Vec<ConfigVariant> {
+    let list = config.get("ProductionVariants").and_then(Value::as_array).cloned().unwrap_or_default();
+    list.iter()
+        .map(|v| ConfigVariant {
+            name: v.get("VariantName").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            serving: match v.get("InstanceType").and_then(Value::as_str) {
+                Some(kind) if v.get("ServerlessConfig").is_none() => Serving::Instances(kind.to_owned()),
+                _ => Serving::Serverless,
+            },
+            initial_instances: v.get("InitialInstanceCount").and_then(Value::as_i64),
+        })
+        .collect()
+}
+
+/// The variants SageMaker refuses to update while they are registered with Application Auto Scaling (SageMaker
+/// developer guide, "Update or delete endpoints that use auto scaling"): an instance type that changes, a switch
+/// between instances and serverless, or a variant the new configuration drops.
+pub fn refused_variants(current: &[ConfigVariant], new: &[ConfigVariant]) -> Vec<String> {
+    current
+        .iter()
+        .filter(|old| new.iter().find(|n| n.name == old.name).is_none_or(|n| n.serving != old.serving))
+        .map(|old| old.name.clone())
+        .collect()
+}
+
+/// DescribeEndpoint's answer, as an operation needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointView {
+    pub status: String,
+    pub config_name: String,
+    pub failure_reason: Option<String>,
+    pub arn: String,
+    /// Each variant's name and `CurrentInstanceCount` (or current provisioned concurrency).
+    pub variants: Vec<(String, Option<i64>)>,
+}
+
+/// What the endpoint's state means for the operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Still in a transition that ends by itself.
+    Waiting(String),
+    Succeeded,
+    /// The operation failed; SageMaker's reason.
+    Failed(String),
+}
+
+const TRANSITIONS: [&str; 5] = ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"];
+
+/// An update: done when `InService` on the new configuration with no new `FailureReason`; failed when it rolled
+/// back (`InService` on another configuration, or a `FailureReason` it did not have before) or ended `Failed`
+/// / `UpdateRollbackFailed` (terraform-provider-aws #39099: a rolled-back update is not a success).
+pub fn update_outcome(seen: Option<&EndpointView>, new_config: &str, reason_before: Option<&str>) -> Outcome {
+    let Some(seen) = seen else { return Outcome::Failed("the endpoint no longer exists".into()) };
+    if TRANSITIONS.contains(&seen.status.as_str()) {
+        return Outcome::Waiting(seen.status.clone());
+    }
+    let new_reason = seen.failure_reason.as_deref().filter(|r| Some(*r) != reason_before);
+    match (seen.status.as_str(), new_reason) {
+        ("InService", None) if seen.config_name == new_config => Outcome::Succeeded,
+        ("InService", Some(reason)) => Outcome::Failed(format!("the update rolled back: {reason}")),
+        ("InService", None) => Outcome::Failed(format!("the update rolled back: the endpoint is on {} again", seen.config_name)),
+        (status, reason) => Outcome::Failed(format!("the endpoint is {status}{}", reason.map(|r| format!(": {r}")).unwrap_or_default())),
+    }
+}
+
+/// A creation: done when `InService`, failed when `Failed` (with SageMaker's reason).
+pub fn create_outcome(seen: Option<&EndpointView>) -> Outcome {
+    match seen {
+        None => Outcome::Failed("the endpoint no longer exists".into()),
+        Some(seen) if seen.status == "InService" => Outcome::Succeeded,
+        Some(seen) if seen.status == "Creating" || seen.status == "Updating" || seen.status == "SystemUpdating" => {
+            Outcome::Waiting(seen.status.clone())
+        }
+        Some(seen) => Outcome::Failed(format!(
+            "the endpoint is {}{}",
+            seen.status,
+            seen.failure_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+        )),
+    }
+}
+
+/// A registered target as it was before the update: everything needed to put it back as it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedTarget {
+    pub variant: String,
+    pub resource_id: String,
+    pub dimension: String,
+    pub min: i64,
+    pub max: i64,
+    /// `SuspendedState` as the service showed it.
+    pub suspended: Value,
+    /// Every tag, the ownership tags included: the owner stays the owner.
+    pub tags: Map<String, Value>,
+    /// Each scaling policy, as DescribeScalingPolicies showed it.
+    pub policies: Vec<Value>,
+    /// Each scheduled action, as DescribeScheduledActions showed it.
+    pub actions: Vec<Value>,
+    /// The variant's capacity before the update (instances, or provisioned concurrency).
+    pub capacity: Option<i64>,
+}
+
+impl SavedTarget {
+    /// The target's physical id, as `Custom::SageMakerScalableTarget` names it.
+    pub fn physical_id(&self) -> String {
+        format!("{}|{}|sagemaker", self.resource_id, self.dimension)
+    }
+}
+
+/// Which saved targets go back (their variant is on the live endpoint) and which stay removed (dropped).
+pub fn restore_plan<'a>(saved: &'a [SavedTarget], live_variants: &[String]) -> (Vec<&'a SavedTarget>, Vec<&'a SavedTarget>) {
+    saved.iter().partition(|t| live_variants.contains(&t.variant))
+}
+
+/// The capacity to set a restored variant back to: what it had scaled to, clamped to its Min..Max, when that
+/// is above what the fleet has now; `None` when nothing needs setting.
+pub fn capacity_to_set(saved: Option<i64>, min: i64, max: i64, now: Option<i64>) -> Option<i64> {
+    let want = saved?.clamp(min, max);
+    (want > now.unwrap_or(0)).then_some(want)
+}
+
+/// The kind of long operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    Create,
+    Update,
+    Delete,
+}
+
+/// What an operation carries from one invocation to the next: only what AWS can no longer tell (the saved
+/// targets, the first start), versioned so that an older copy can still be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    pub version: u32,
+    pub kind: Kind,
+    /// When the operation first started (milliseconds since the epoch).
+    pub started_ms: u64,
+    /// The custom resource's `ServiceTimeout`, in seconds.
+    pub service_timeout_s: u64,
+    pub endpoint: String,
+    pub arn: String,
+    pub new_config: String,
+    /// The endpoint's `FailureReason` before UpdateEndpoint, so that an old one is not read as this update's.
+    pub reason_before: Option<String>,
+    /// Whether UpdateEndpoint (or CreateEndpoint, DeleteEndpoint) has been called.
+    pub started_call: bool,
+    pub saved: Vec<SavedTarget>,
+    /// Set when an invocation ended without finishing (a panic): the next one restores and answers FAILED.
+    pub interrupted: Option<String>,
+    pub handovers: u32,
+}
+
+/// The member of a handed-over event that carries the [`Operation`].
+pub const OPERATION_KEY: &str = "cfnSageMakerOperation";
+
+/// The version of [`Operation`] this build writes.
+pub const VERSION: u32 = 1;
+
+/// The operation's own deadline: its first start plus `ServiceTimeout`, less the margin for restoring and answering.
+pub fn past_deadline(op: &Operation, margin_ms: u64, now_ms: u64) -> bool {
+    now_ms + margin_ms >= op.started_ms + op.service_timeout_s * 1000
+}
+
+/// `ServiceTimeout` from the properties: CloudFormation's default and maximum is 3600 s.
+pub fn service_timeout(properties: &Value) -> u64 {
+    let value = properties.get("ServiceTimeout");
+    let seconds = value.and_then(Value::as_u64).or_else(|| value.and_then(Value::as_str).and_then(|s| s.trim().parse().ok()));
+    seconds.unwrap_or(3600).clamp(1, 3600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn variant(name: &str, serving: Serving) -> ConfigVariant {
+        ConfigVariant { name: name.into(), serving, initial_instances: Some(1) }
+    }
+
+    fn seen(status: &str, config: &str, reason: Option<&str>) -> EndpointView {
+        EndpointView {
+            status: status.into(),
+            config_name: config.into(),
+            failure_reason: reason.map(str::to_owned),
+            arn: "arn".into(),
+            variants: vec![],
+        }
+    }
+
+    #[test]
+    fn sagemaker_refuses_a_new_instance_type_a_new_kind_and_a_dropped_variant() {
+        let current = vec![
+            variant("same", Serving::Instances("ml.m5.large".into())),
+            variant("bigger", Serving::Instances("ml.m5.large".into())),
+            variant("to-serverless", Serving::Instances("ml.m5.large".into())),
+            variant("dropped", Serving::Instances("ml.m5.large".into())),
+        ];
+        let new = vec![
+            variant("same", Serving::Instances("ml.m5.large".into())),
+            variant("bigger", Serving::Instances("ml.g4dn.xlarge".into())),
+            variant("to-serverless", Serving::Serverless),
+            variant("added", Serving::Instances("ml.m5.large".into())),
+        ];
+        assert_eq!(refused_variants(&current, &new), ["bigger", "to-serverless", "dropped"]);
+        assert!(refused_variants(&current, &current).is_empty(), "a new model on the same instances is let through");
+    }
+
+    #[test]
+    fn the_endpoints_answer_decides_every_update_outcome() {
+        for status in ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"] {
+            assert_eq!(update_outcome(Some(&seen(status, "c2", None)), "c2", None), Outcome::Waiting(status.into()));
+        }
+        assert_eq!(update_outcome(Some(&seen("InService", "c2", None)), "c2", None), Outcome::Succeeded);
+        assert_eq!(
+            update_outcome(Some(&seen("InService", "c2", Some("old"))), "c2", Some("old")),
+            Outcome::Succeeded,
+            "an old reason is not this update's"
+        );
+        assert_eq!(
+            update_outcome(Some(&seen("InService", "c1", Some("capacity"))), "c2", None),
+            Outcome::Failed("the update rolled back: capacity".into())
+        );
+        assert_eq!(
+            update_outcome(Some(&seen("InService", "c1", None)), "c2", None),
+            Outcome::Failed("the update rolled back: the endpoint is on c1 again".into())
+        );
+        assert_eq!(
+            update_outcome(Some(&seen("InService", "c2", Some("new"))), "c2", None),
+            Outcome::Failed("the update rolled back: new".into())
+        );
+        for status in ["Failed", "UpdateRollbackFailed", "OutOfService"] {
+            assert!(
+                matches!(update_outcome(Some(&seen(status, "c2", Some("x"))), "c2", None), Outcome::Failed(r) if r.contains(status) && r.ends_with(": x"))
+            );
+        }
+        assert!(matches!(update_outcome(None, "c2", None), Outcome::Failed(_)));
+    }
+
+    #[test]
+    fn a_creation_waits_succeeds_or_fails_with_sagemakers_reason() {
+        assert_eq!(create_outcome(Some(&seen("Creating", "c", None))), Outcome::Waiting("Creating".into()));
+        assert_eq!(create_outcome(Some(&seen("InService", "c", None))), Outcome::Succeeded);
+        assert_eq!(
+            create_outcome(Some(&seen("Failed", "c", Some("no capacity")))),
+            Outcome::Failed("the endpoint is Failed: no capacity".into())
+        );
+    }
+
+    #[test]
+    fn saved_targets_go_back_where_their_variant_lives_and_capacity_is_clamped() {
+        let saved = |v: &str| SavedTarget {
+            variant: v.into(),
+            resource_id: format!("endpoint/e/variant/{v}"),
+            dimension: "sagemaker:variant:DesiredInstanceCount".into(),
+            min: 1,
+            max: 4,
+            suspended: json!({}),
+            tags: Map::new(),
+            policies: vec![],
+            actions: vec![],
+            capacity: Some(3),
+        };
+        let all = vec![saved("kept"), saved("dropped")];
+        let (back, removed) = restore_plan(&all, &["kept".to_owned()]);
+        assert_eq!(back.iter().map(|t| t.variant.as_str()).collect::<Vec<_>>(), ["kept"]);
+        assert_eq!(removed[0].physical_id(), "endpoint/e/variant/dropped|sagemaker:variant:DesiredInstanceCount|sagemaker");
+        assert_eq!(capacity_to_set(Some(3), 1, 4, Some(1)), Some(3));
+        assert_eq!(capacity_to_set(Some(9), 1, 4, Some(1)), Some(4), "clamped to Max");
+        assert_eq!(capacity_to_set(Some(1), 2, 4, Some(0)), Some(2), "clamped to Min");
+        assert_eq!(capacity_to_set(Some(2), 1, 4, Some(2)), None, "already there");
+        assert_eq!(capacity_to_set(Some(1), 1, 4, Some(3)), None, "never scaled in by the restore");
+        assert_eq!(capacity_to_set(None, 1, 4, Some(1)), None);
+    }
+
+    #[test]
+    fn the_operations_deadline_is_its_first_start_plus_service_timeout_less_the_margin() {
+        let op = Operation {
+            version: VERSION,
+            kind: Kind::Update,
+            started_ms: 1_000_000,
+            service_timeout_s: 60,
+            endpoint: "e".into(),
+            arn: "arn".into(),
+            new_config: "c2".into(),
+            reason_before: None,
+            started_call: true,
+            saved: vec![],
+            interrupted: None,
+            handovers: 0,
+        };
+        assert!(!past_deadline(&op, 5_000, 1_054_999));
+        assert!(past_deadline(&op, 5_000, 1_055_000));
+        let copy: Operation = serde_json::from_value(serde_json::to_value(&op).unwrap()).unwrap();
+        assert_eq!(copy, op, "the state travels as JSON and comes back the same");
+        assert_eq!(service_timeout(&json!({"ServiceTimeout": "900"})), 900);
+        assert_eq!(service_timeout(&json!({})), 3600);
+        assert_eq!(service_timeout(&json!({"ServiceTimeout": 99999})), 3600);
+    }
+}

@@ -1,0 +1,202 @@
+//! The calls of `Custom::SageMakerEndpoint`: SageMaker's endpoint operations, saving and restoring a
+//! registered target through Application Auto Scaling's own JSON (so that what is saved can travel to the next
+//! invocation as it is), and handing an operation over to that invocation through Lambda.
+
+use serde_json::{Map, Value, json};
+
+use super::{NotFound, Session};
+use crate::endpoint_plan::{ConfigVariant, EndpointView, SavedTarget, config_variants};
+use crate::model::target_spec::Tags;
+use crate::{Error, Result};
+
+impl Session {
+    /// One SageMaker operation, retried while transient.
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub async fn sagemaker(&self, operation: &'static str, body: &Value) -> Result<Value> {
+        self.retrying(operation, NotFound::Final, || self.clients.sagemaker.call(operation, body)).await
+    }
+
+    async fn autoscaling(&self, operation: &'static str, body: &Value, not_found: NotFound) -> Result<Value> {
+        self.retrying(operation, not_found, || self.clients.autoscaling_json.call(operation, body)).await
+    }
+
+    /// DescribeEndpoint; `None` when SageMaker does not know the endpoint.
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub async fn endpoint_view(&self, name: &str) -> Result<Option<EndpointView>> {
+        match self.sagemaker("DescribeEndpoint", &json!({"EndpointName": name})).await {
+            Ok(value) => Ok(Some(view(&value))),
+            Err(Error::Aws { code, message, .. })
+                if code == "ValidationException" && message.to_ascii_lowercase().contains("could not find") =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// DescribeEndpointConfig's variants.
+    ///
+    /// # Errors
+    /// The final AWS error (a configuration that does not exist included).
+    pub async fn endpoint_config(&self, name: &str) -> Result<Vec<ConfigVariant>> {
+        Ok(config_variants(&self.sagemaker("DescribeEndpointConfig", &json!({"EndpointConfigName": name})).await?))
+    }
+
+    /// ListTags of a SageMaker resource.
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub async fn sagemaker_tags(&self, arn: &str) -> Result<Tags> {
+        let answer = self.sagemaker("ListTags", &json!({"ResourceArn": arn, "MaxResults": 100})).await?;
+        Ok(answer
+            .get("Tags")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|t| {
+                        Some((t.get("Key")?.as_str()?.to_owned(), t.get("Value").and_then(Value::as_str).unwrap_or_default().to_owned()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Everything registered for `resource_id` (any dimension): the target, every tag, each policy and
+    /// scheduled action; `capacity` is the variant's current capacity.
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub async fn save_targets(&self, variant: &str, resource_id: &str, capacity: Option<i64>) -> Result<Vec<SavedTarget>> {
+        let found = self
+            .autoscaling(
+                "DescribeScalableTargets",
+                &json!({"ServiceNamespace": "sagemaker", "ResourceIds": [resource_id]}),
+                NotFound::Final,
+            )
+            .await?;
+        let mut saved = Vec::new();
+        for target in found.get("ScalableTargets").and_then(Value::as_array).cloned().unwrap_or_default() {
+            let dimension = target.get("ScalableDimension").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let key = json!({"ServiceNamespace": "sagemaker", "ResourceId": resource_id, "ScalableDimension": dimension});
+            let tags = match target.get("ScalableTargetARN").and_then(Value::as_str) {
+                Some(arn) => self
+                    .autoscaling("ListTagsForResource", &json!({"ResourceARN": arn}), NotFound::MaybeLag)
+                    .await?
+                    .get("Tags")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default(),
+                None => Map::new(),
+            };
+            let policies = self.autoscaling("DescribeScalingPolicies", &key, NotFound::Final).await?;
+            let actions = self.autoscaling("DescribeScheduledActions", &key, NotFound::Final).await?;
+            saved.push(SavedTarget {
+                variant: variant.to_owned(),
+                resource_id: resource_id.to_owned(),
+                dimension,
+                min: target.get("MinCapacity").and_then(Value::as_i64).unwrap_or(0),
+                max: target.get("MaxCapacity").and_then(Value::as_i64).unwrap_or(0),
+                suspended: target.get("SuspendedState").cloned().unwrap_or_else(|| json!({})),
+                tags,
+                policies: policies.get("ScalingPolicies").and_then(Value::as_array).cloned().unwrap_or_default(),
+                actions: actions.get("ScheduledActions").and_then(Value::as_array).cloned().unwrap_or_default(),
+                capacity,
+            });
+        }
+        Ok(saved)
+    }
+
+    /// DeregisterScalableTarget of a saved target (its policies and actions go with it); gone already is fine.
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub async fn deregister_saved(&self, target: &SavedTarget) -> Result<()> {
+        let key = json!({"ServiceNamespace": "sagemaker", "ResourceId": target.resource_id, "ScalableDimension": target.dimension});
+        match self.autoscaling("DeregisterScalableTarget", &key, NotFound::Final).await {
+            Err(err) if !err.is_not_found() => Err(err),
+            _ => Ok(()),
+        }
+    }
+
+    /// Puts a saved target back exactly as it was: registered with the same Min, Max, SuspendedState and tags
+    /// (the owner stays the owner), each policy and scheduled action with its own name and configuration.
+    /// Repeated, it creates nothing twice (every call is an upsert).
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub async fn restore_target(&self, target: &SavedTarget) -> Result<()> {
+        let key = json!({"ServiceNamespace": "sagemaker", "ResourceId": target.resource_id, "ScalableDimension": target.dimension});
+        let mut register = key.clone();
+        register["MinCapacity"] = json!(target.min);
+        register["MaxCapacity"] = json!(target.max);
+        register["SuspendedState"] = target.suspended.clone();
+        let mut tagged = register.clone();
+        if !target.tags.is_empty() {
+            tagged["Tags"] = Value::Object(target.tags.clone());
+        }
+        let registered = self.autoscaling("RegisterScalableTarget", &tagged, NotFound::Final).await;
+        match registered {
+            Ok(_) => {}
+            // Registered already (a repeated restore): register the values, then the tags.
+            Err(Error::Aws { code, message, .. }) if code == "ValidationException" && message.contains("already exists") => {
+                let answer = self.autoscaling("RegisterScalableTarget", &register, NotFound::Final).await?;
+                if let Some(arn) = answer.get("ScalableTargetARN").and_then(Value::as_str) {
+                    self.autoscaling("TagResource", &json!({"ResourceARN": arn, "Tags": target.tags}), NotFound::MaybeLag).await?;
+                }
+            }
+            Err(err) => return Err(err),
+        }
+        for policy in &target.policies {
+            let mut put = key.clone();
+            for member in ["PolicyName", "PolicyType", "StepScalingPolicyConfiguration", "TargetTrackingScalingPolicyConfiguration"] {
+                if let Some(value) = policy.get(member) {
+                    put[member] = value.clone();
+                }
+            }
+            self.autoscaling("PutScalingPolicy", &put, NotFound::MaybeLag).await?;
+        }
+        for action in &target.actions {
+            let mut put = key.clone();
+            for member in ["ScheduledActionName", "Schedule", "Timezone", "StartTime", "EndTime", "ScalableTargetAction"] {
+                if let Some(value) = action.get(member).filter(|v| !v.is_null()) {
+                    put[member] = value.clone();
+                }
+            }
+            self.autoscaling("PutScheduledAction", &put, NotFound::MaybeLag).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands an operation to the function's next invocation: an asynchronous Invoke of itself.
+    ///
+    /// # Errors
+    /// The final AWS error (`lambda:InvokeFunction` missing, named).
+    pub async fn hand_over(&self, function: &str, payload: &Value) -> Result<()> {
+        let bytes = payload.to_string().into_bytes();
+        self.retrying("Invoke", NotFound::Final, || self.clients.lambda.invoke_event(function, &bytes)).await
+    }
+}
+
+/// DescribeEndpoint's answer as an operation needs it.
+pub fn view(value: &Value) -> EndpointView {
+    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+    let variants = value.get("ProductionVariants").and_then(Value::as_array).cloned().unwrap_or_default();
+    EndpointView {
+        status: text("EndpointStatus").unwrap_or_default(),
+        config_name: text("EndpointConfigName").unwrap_or_default(),
+        failure_reason: text("FailureReason"),
+        arn: text("EndpointArn").unwrap_or_default(),
+        variants: variants
+            .iter()
+            .map(|v| {
+                let name = v.get("VariantName").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let serverless = v.pointer("/CurrentServerlessConfig/ProvisionedConcurrency").and_then(Value::as_i64);
+                (name, v.get("CurrentInstanceCount").and_then(Value::as_i64).or(serverless))
+            })
+            .collect(),
+    }
+}
