@@ -23,7 +23,9 @@ use crate::shell::Session;
 use crate::{Error, Result};
 
 /// Time kept before the invocation's work limit for handing the operation over.
-const HANDOVER_RESERVE: Duration = Duration::from_secs(3);
+const HANDOVER_RESERVE: Duration = Duration::from_secs(2);
+/// A look at the endpoint closer than this to the previous one is not worth an invocation's time.
+const MIN_LOOK_GAP: Duration = Duration::from_millis(500);
 /// Time kept before the operation's own deadline for restoring and answering.
 const OPERATION_MARGIN_MS: u64 = 60_000;
 
@@ -241,24 +243,21 @@ async fn drive(req: &Request, mut op: Operation, aas: &Session, ctx: &Context) -
             Outcome::Failed(reason) => return finish(req, &op, Err(reason), aas).await.map(Answer::Now),
             Outcome::Waiting(status) => {
                 looks += 1;
-                let delay = poll_delay(looks, fastrand::f64());
-                if Instant::now() + delay + HANDOVER_RESERVE < aas.until() {
+                // Each invocation uses its time: the next look comes after the backoff, or at the last moment
+                // that still leaves room to hand over.
+                let room = aas.until().saturating_duration_since(Instant::now()).saturating_sub(HANDOVER_RESERVE);
+                if room >= MIN_LOOK_GAP {
                     tracing::info!(endpoint = %op.endpoint, step = "wait", %status, "waiting");
-                    tokio::time::sleep(delay).await;
+                    tokio::time::sleep(poll_delay(looks, fastrand::f64()).min(room)).await;
                     continue;
                 }
                 let Some(function) = &ctx.function else {
-                    // No way to hand over (cdk-provider mode without isComplete): wait until the work limit.
-                    let left = aas.until().saturating_duration_since(Instant::now()).saturating_sub(HANDOVER_RESERVE);
-                    if left < delay {
-                        let why = format!(
-                            "endpoint {} is still {status}: the invocation ended before it did, and this mode cannot hand the operation over",
-                            op.endpoint
-                        );
-                        return finish(req, &op, Err(why), aas).await.map(Answer::Now);
-                    }
-                    tokio::time::sleep(delay).await;
-                    continue;
+                    // No way to hand over (cdk-provider mode without isComplete): the operation ends here.
+                    let why = format!(
+                        "endpoint {} is still {status}: the invocation ended before it did, and this mode cannot hand the operation over",
+                        op.endpoint
+                    );
+                    return finish(req, &op, Err(why), aas).await.map(Answer::Now);
                 };
                 op.handovers += 1;
                 aas.hand_over(function, &handover_payload(req, &op)).await?;

@@ -221,7 +221,9 @@ fn answer(req: &cfn_sagemaker_autoscaling::request::Request) -> Response {
         Ok(Work::PutTarget(spec)) => Response::success(&req.echo, spec.id.physical_id(), Default::default()),
         Ok(Work::PutPolicy(spec)) => Response::success(&req.echo, format!("arn:aws:autoscaling:policy/{}", spec.name), Default::default()),
         Ok(Work::PutAction(spec)) => Response::success(&req.echo, spec.physical_id(), Default::default()),
-        Ok(Work::PutEndpoint(spec)) => Response::success(&req.echo, format!("arn:aws:sagemaker:us-east-1:1:endpoint/{}", spec.name), Default::default()),
+        Ok(Work::PutEndpoint(spec)) => {
+            Response::success(&req.echo, format!("arn:aws:sagemaker:us-east-1:1:endpoint/{}", spec.name), Default::default())
+        }
     }
 }
 

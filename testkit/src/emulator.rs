@@ -180,6 +180,66 @@ impl Emulator {
         self.control("faults", Some(json!({"operation": operation, "match": matching, "late": seconds, "times": 1}))).await;
     }
 
+    /// An endpoint configuration: `variants` as `[{"name", "instance_type", "instances"} | {"name", "serverless": {...}}]`.
+    pub async fn endpoint_config(&self, name: &str, variants: Value) {
+        self.control("sagemaker", Some(json!({"kind": "endpoint-config", "name": name, "variants": variants}))).await;
+    }
+
+    /// How many seconds CreateEndpoint, UpdateEndpoint and DeleteEndpoint take from now on (the emulator is shared
+    /// by a test binary's tests: they all get these).
+    pub async fn timing(&self, create: f64, update: f64, delete: f64) {
+        self.control("sagemaker", Some(json!({"kind": "timing", "create": create, "update": update, "delete": delete}))).await;
+    }
+
+    /// The next UpdateEndpoint of `endpoint` rolls back: InService on the old configuration with `reason`.
+    pub async fn fail_next_update(&self, endpoint: &str, reason: &str) {
+        self.control("sagemaker", Some(json!({"kind": "fail-next-update", "name": endpoint, "reason": reason}))).await;
+    }
+
+    /// The next CreateEndpoint of `endpoint` ends Failed with `reason`.
+    pub async fn fail_next_create(&self, endpoint: &str, reason: &str) {
+        self.control("sagemaker", Some(json!({"kind": "fail-next-create", "name": endpoint, "reason": reason}))).await;
+    }
+
+    /// Takes the asynchronous self-invocations queued since the last call: `[{"function", "payload"}]`.
+    pub async fn invocations(&self) -> Vec<Value> {
+        self.control("invocations", None).await.as_array().cloned().unwrap_or_default()
+    }
+
+    /// DescribeEndpoint's view of `name`, through the emulator's SageMaker (None when it does not exist).
+    pub async fn endpoint_state(&self, name: &str) -> Option<Value> {
+        let state = self.control("state", None).await;
+        state["endpoints"].as_array().and_then(|all| all.iter().find(|e| e["EndpointName"] == name).cloned())
+    }
+
+    /// One call to the emulator's AWS side as another client would make it (unsigned; held against the model):
+    /// `service` is the X-Amz-Target prefix (`SageMaker`, `AnyScaleFrontendService`). The answer's status and JSON.
+    pub async fn aws(&self, target_prefix: &str, operation: &str, body: Value) -> (u16, Value) {
+        let content_type =
+            if target_prefix == "GraniteServiceVersion20100801" { "application/x-amz-json-1.0" } else { "application/x-amz-json-1.1" };
+        let signing = match target_prefix {
+            "SageMaker" => "sagemaker",
+            "GraniteServiceVersion20100801" => "monitoring",
+            _ => "application-autoscaling",
+        };
+        // moto routes by the credential scope; a key other than the fixtures' is not checked by the emulator.
+        let authorization =
+            format!("AWS4-HMAC-SHA256 Credential=other/20260101/us-east-1/{signing}/aws4_request, SignedHeaders=host, Signature=0");
+        let answer = self
+            .http
+            .post(format!("{}/", self.url))
+            .header("authorization", authorization)
+            .header("x-amz-target", format!("{target_prefix}.{operation}"))
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("an AWS call to the emulator");
+        let status = answer.status().as_u16();
+        (status, serde_json::from_slice(&answer.bytes().await.expect("a body")).unwrap_or(Value::Null))
+    }
+
     /// Every request so far that botocore's model refuses (see tests/emulator/model_check.py).
     pub async fn model_errors(&self) -> Vec<Value> {
         self.control("model_errors", None).await.as_array().cloned().unwrap_or_default()

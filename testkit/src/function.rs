@@ -165,6 +165,30 @@ impl Function {
         self.send_unseeded(event, timeout).await
     }
 
+    /// Sends an event whose operation may outlive an invocation: each invocation gets `per_invocation` to live
+    /// (a compressed Lambda timeout), and every asynchronous self-invocation the function queues at the emulator
+    /// is delivered back to it through the Runtime API, as Lambda would, until CloudFormation's one answer
+    /// arrives; at most `max_invocations`. Returns the answer and how many invocations it took.
+    pub async fn send_long(&self, event: &Event, per_invocation: Duration, max_invocations: usize) -> (Value, usize) {
+        let mut invocations = 1;
+        let outcome = self.runtime.invoke(event.json(&self.receiver), per_invocation).await;
+        assert!(matches!(outcome, Outcome::Response(_)), "invocation of {} ended with {outcome:?}\nlogs:\n{}", event.name, self.logs());
+        loop {
+            let puts = self.receiver.seen(&event.name);
+            if !puts.is_empty() {
+                assert_eq!(puts.len(), 1, "expected exactly one PUT for {}\nlogs:\n{}", event.name, self.logs());
+                return (puts[0].json(), invocations);
+            }
+            let queued = self.emulator.invocations().await;
+            assert!(!queued.is_empty(), "{}: no answer and nothing handed over\nlogs:\n{}", event.name, self.logs());
+            for handed in queued {
+                invocations += 1;
+                assert!(invocations <= max_invocations, "{}: more than {max_invocations} invocations\nlogs:\n{}", event.name, self.logs());
+                self.runtime.invoke(handed["payload"].clone(), per_invocation).await;
+            }
+        }
+    }
+
     /// Sends an event as it is, without seeding the SageMaker resource it names (the SageMaker tests).
     pub async fn send_unseeded(&self, event: &Event, timeout: Duration) -> Value {
         let outcome = self.runtime.invoke(event.json(&self.receiver), timeout).await;

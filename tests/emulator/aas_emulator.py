@@ -23,6 +23,7 @@ Control endpoints, for tests only:
     POST /_emulator/consistency {"match": "<substring of the ResourceId>", "lag": 2.0}: a target registered with a
                              matching id stays invisible for `lag` seconds (see gap_new_target_not_visible)
     GET  /_emulator/model_errors  every request that did not follow botocore's model (see model_check.py)
+    GET  /_emulator/invocations  takes the queued asynchronous self-invocations: [{"function": ..., "payload": {...}}]
     GET  /_emulator/calls    every call so far: [{"service": ..., "operation": ..., "resource": ..., "body": {...}}]
                              ("resource" is the ResourceId, resolved from ResourceARN for the tagging calls; the
                              EndpointName or InferenceComponentName for SageMaker; the alarm for CloudWatch)
@@ -61,7 +62,8 @@ import sagemaker_gaps
 
 # The JSON-protocol services the emulator stands between the function and moto for, by X-Amz-Target prefix.
 SERVICES = {"AnyScaleFrontendService.": "autoscaling", "SageMaker.": "sagemaker", "GraniteServiceVersion20100801.": "cloudwatch"}
-MAX_HANG_SECONDS = 120  # a hang is bounded too, so no test can wait forever on the emulator
+MAX_HANG_SECONDS = 120
+LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")  # a hang is bounded too, so no test can wait forever on the emulator
 
 
 class AwsError(Exception):
@@ -98,14 +100,28 @@ class Emulator:
         self.models = model_check.ModelCheck()
         self.model_errors = []  # requests botocore's model refuses; each also fails the call that sent it
         self.lags = []  # [{"match": ..., "lag": seconds}]: see gap_new_target_not_visible
+        self.invocations = []  # queued asynchronous self-invocations: see gap_lambda_invoke
         self.born = {}  # (ScalableDimension, ResourceId) -> when the target was registered as new
         # Services beyond Application Auto Scaling, each in its own module: op_<Operation> methods, reset().
         self.extensions = {
-            "sagemaker": sagemaker_gaps.SageMaker(region, AwsError),
+            "sagemaker": sagemaker_gaps.SageMaker(region, AwsError, self.registered, self.deregister_prefix),
             "cloudwatch": cloudwatch_gaps.CloudWatch(region, AwsError),
         }
 
     # --- plumbing -------------------------------------------------------------------------------------
+    def registered(self, resource_id):
+        return any(resource_id in by_id for by_id in self.backend().targets.values())
+
+    def deregister_prefix(self, prefix):
+        """Deregisters every target whose ResourceId starts with `prefix`, with its policies and actions."""
+        backend = self.backend()
+        for dimension, by_id in backend.targets.items():
+            for resource_id in [r for r in by_id if r.startswith(prefix)]:
+                gap_deregister_cascades(self, {"ServiceNamespace": "sagemaker", "ResourceId": resource_id,
+                                               "ScalableDimension": dimension}, None)
+                del by_id[resource_id]
+        gap_deregister_cascades(self, {}, None)
+
     def backend(self):
         return applicationautoscaling_backends[DEFAULT_ACCOUNT_ID][self.region]
 
@@ -135,7 +151,8 @@ class Emulator:
         policies = [aas_responses._build_policy(p) for p in backend.policies.values()]
         actions = [aas_responses._build_scheduled_action(a) for a in backend.scheduled_actions]
         alarms = self.extensions["cloudwatch"].state()
-        return {"targets": targets, "policies": policies, "actions": actions, "alarms": alarms}
+        endpoints = self.extensions["sagemaker"].state()
+        return {"targets": targets, "policies": policies, "actions": actions, "alarms": alarms, "endpoints": endpoints}
 
     def seed(self, body):
         target = self.backend().register_scalable_target(
@@ -148,6 +165,8 @@ class Emulator:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_emulator/"):
             return self.control(environ, start_response, path)
+        if LAMBDA_INVOKE.match(path) and environ.get("REQUEST_METHOD") == "POST":
+            return self.gap_lambda_invoke(environ, start_response, LAMBDA_INVOKE.match(path).group(1))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         prefix = next((p for p in SERVICES if target.startswith(p)), None)
         if prefix is None:
@@ -180,6 +199,33 @@ class Emulator:
                 return self.handle(environ, start_response, service, operation, body, raw)
         except AwsError as err:
             return self.send_error(start_response, service, environ, err)
+
+    # --- gap: Lambda's asynchronous Invoke ---------------------------------------------------------------------
+    # AWS (Lambda API reference, Invoke): with X-Amz-Invocation-Type: Event, Lambda queues the payload and answers
+    # 202; the function runs later with that payload. moto tries to run the function in a container (none here):
+    # the payload is queued for the test, which delivers it to the function through its Runtime API.
+    def gap_lambda_invoke(self, environ, start_response, function):
+        raw = read_body(environ)
+        problems = []
+        if environ.get("HTTP_X_AMZ_INVOCATION_TYPE") != "Event":
+            problems.append(f"X-Amz-Invocation-Type {environ.get('HTTP_X_AMZ_INVOCATION_TYPE')!r} is not 'Event'")
+        if len(raw) > 1024 * 1024:
+            problems.append(f"the payload is {len(raw)} bytes, over Lambda's 1 MB for asynchronous invocations")
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            problems.append("the payload is not JSON")
+            payload = None
+        with self.lock:
+            self.calls.append({"service": "lambda", "operation": "Invoke", "resource": function, "body": payload})
+            if problems:
+                self.model_errors.append({"service": "lambda", "operation": "Invoke", "problems": problems})
+            else:
+                self.invocations.append({"function": function, "payload": payload})
+        if problems:
+            return send(start_response, 400, {"__type": "EmulatorModelMismatch", "message": "; ".join(problems)})
+        start_response("202 Accepted", [("Content-Length", "0")])
+        return [b""]
 
     def send_error(self, start_response, service, environ, err):
         """An error answer as the service sends it. A query-compatible service (CloudWatch) answered in query
@@ -255,6 +301,9 @@ class Emulator:
             if path == "/_emulator/consistency":
                 self.lags.append(json.loads(read_body(environ)))
                 return send(start_response, 200, {"ok": True})
+            if path == "/_emulator/invocations":
+                taken, self.invocations = self.invocations, []
+                return send(start_response, 200, taken)
             if path == "/_emulator/model_errors":
                 return send(start_response, 200, self.model_errors)
             if path == "/_emulator/calls":
@@ -278,6 +327,7 @@ class Emulator:
                 self.model_errors.clear()
                 self.lags.clear()
                 self.born.clear()
+                self.invocations.clear()
                 for extension in self.extensions.values():
                     extension.reset()
                 return send(start_response, 200, {"ok": True})
@@ -551,8 +601,6 @@ GAPS_AFTER = {"autoscaling": {
     "RegisterScalableTarget": (gap_register_tags_stored, gap_new_target_born),
     "DeregisterScalableTarget": (gap_deregister_cascades,),
     "PutScalingPolicy": (gap_policy_arn_stable_restore,),
-}, "sagemaker": {
-    "DeleteEndpoint": (sagemaker_gaps.gap_delete_endpoint_deregisters_targets,),
 }, "cloudwatch": {
     "PutMetricAlarm": (cloudwatch_gaps.gap_put_alarm_keeps_tags_restore,),
 }}

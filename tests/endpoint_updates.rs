@@ -1,0 +1,158 @@
+//! `Custom::SageMakerEndpoint`: an instance-type change of an auto-scaled endpoint, in place, keeping its auto
+//! scaling and its scaled capacity. SageMaker's refusal, its timed transitions and its rollbacks are the
+//! emulator's (tests/emulator/sagemaker_gaps.py); the operation outlives invocations of a few seconds each, handed
+//! over through Lambda's asynchronous Invoke as in AWS.
+
+use std::time::Duration;
+
+use cfn_sma_testkit as support;
+use serde_json::{Value, json};
+use support::{Function, Stack};
+
+const ENDPOINT: &str = "Custom::SageMakerEndpoint";
+const POLICY: &str = "Custom::SageMakerScalingPolicy";
+const ACTION: &str = "Custom::SageMakerScheduledAction";
+const DIM: &str = "sagemaker:variant:DesiredInstanceCount";
+const PER_INVOCATION: Duration = Duration::from_secs(8);
+
+fn variant_id(endpoint: &str, variant: &str) -> String {
+    format!("endpoint/{endpoint}/variant/{variant}")
+}
+
+fn target_id(endpoint: &str, variant: &str) -> String {
+    format!("{}|{DIM}|sagemaker", variant_id(endpoint, variant))
+}
+
+fn endpoint_props(name: &str, config: &str) -> Value {
+    json!({"EndpointName": name, "EndpointConfigName": config, "ServiceTimeout": "3600", "Tags": [{"Key": "team", "Value": "ml"}]})
+}
+
+async fn no_model_errors(f: &Function) {
+    let errors = f.emulator.model_errors().await;
+    assert!(errors.is_empty(), "requests that botocore's model refuses: {errors:#?}");
+}
+
+/// An endpoint made by this resource, two variants on `ml.m5.large`; returns its ARN.
+async fn endpoint(f: &Function, stack: &Stack, name: &str) -> String {
+    f.emulator
+        .endpoint_config(
+            &format!("{name}-c1"),
+            json!([{"name": "a", "instance_type": "ml.m5.large", "instances": 1}, {"name": "b", "instance_type": "ml.m5.large", "instances": 1}]),
+        )
+        .await;
+    let (body, _) = f
+        .send_long(
+            &stack.event("Create", "Endpoint", ENDPOINT, endpoint_props(name, &format!("{name}-c1")), None, None),
+            PER_INVOCATION,
+            10,
+        )
+        .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    body["PhysicalResourceId"].as_str().unwrap().to_owned()
+}
+
+/// Variant `a` auto-scaled: a target, a target-tracking and a step policy, a scheduled action, a policy put by
+/// hand, and 3 instances.
+async fn autoscale(f: &Function, stack: &Stack, name: &str) {
+    let target = json!({"EndpointName": name, "VariantName": "a", "MinCapacity": "1", "MaxCapacity": "5",
+        "SuspendedState": {"ScheduledScalingSuspended": "true"}, "Tags": [{"Key": "cost-center", "Value": "42"}]});
+    assert_eq!(f.send(&stack.create("Target", target)).await["Status"], "SUCCESS");
+    let tracking = json!({"PolicyName": "invocations", "ScalingTargetId": target_id(name, "a"), "TargetTrackingScalingPolicyConfiguration": {
+        "TargetValue": "70", "ScaleInCooldown": "300", "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}});
+    assert_eq!(f.send(&stack.event("Create", "Tracking", POLICY, tracking, None, None)).await["Status"], "SUCCESS");
+    let step = json!({"PolicyName": "latency-steps", "PolicyType": "StepScaling", "ScalingTargetId": target_id(name, "a"), "StepScalingPolicyConfiguration": {
+        "AdjustmentType": "ChangeInCapacity", "Cooldown": "120", "MetricAggregationType": "Average",
+        "StepAdjustments": [{"MetricIntervalLowerBound": "0", "ScalingAdjustment": "1"}]}});
+    assert_eq!(f.send(&stack.event("Create", "Step", POLICY, step, None, None)).await["Status"], "SUCCESS");
+    let action = json!({"ScheduledActionName": "mornings", "ScalingTargetId": target_id(name, "a"), "Schedule": "cron(0 8 * * ? *)",
+        "Timezone": "Europe/Berlin", "ScalableTargetAction": {"MinCapacity": "2"}});
+    assert_eq!(f.send(&stack.event("Create", "Mornings", ACTION, action, None, None)).await["Status"], "SUCCESS");
+    let by_hand = json!({"PolicyName": "by-hand", "ServiceNamespace": "sagemaker", "ResourceId": variant_id(name, "a"), "ScalableDimension": DIM,
+        "PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 5.0,
+        "CustomizedMetricSpecification": {"MetricName": "ModelLatency", "Namespace": "AWS/SageMaker", "Statistic": "Average"}}});
+    let (status, answer) = f.emulator.aws("AnyScaleFrontendService", "PutScalingPolicy", by_hand).await;
+    assert_eq!(status, 200, "{answer}");
+    let scaled = json!({"EndpointName": name, "DesiredWeightsAndCapacities": [{"VariantName": "a", "DesiredInstanceCount": 3}]});
+    let (status, answer) = f.emulator.aws("SageMaker", "UpdateEndpointWeightsAndCapacities", scaled).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// What Application Auto Scaling holds for a resource id: the target, its policies and actions, without the
+/// fields that are new on every put (ARNs, times).
+async fn scaling_of(f: &Function, resource_id: &str) -> Value {
+    let state = f.emulator.state().await;
+    let pick = |list: &str| -> Vec<Value> {
+        let mut items: Vec<Value> = state[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["ResourceId"] == resource_id)
+            .map(|x| {
+                let mut x = x.clone();
+                for volatile in ["PolicyARN", "ScheduledActionARN", "ScalableTargetARN", "CreationTime", "Alarms"] {
+                    x.as_object_mut().unwrap().remove(volatile);
+                }
+                x
+            })
+            .collect();
+        items.sort_by_key(|x| x.to_string());
+        items
+    };
+    json!({"targets": pick("targets"), "policies": pick("policies"), "actions": pick("actions")})
+}
+
+async fn capacity(f: &Function, name: &str, variant: &str) -> Value {
+    let endpoint = f.emulator.endpoint_state(name).await.expect("the endpoint");
+    endpoint["ProductionVariants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["VariantName"] == variant)
+        .map(|v| v["CurrentInstanceCount"].clone())
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn an_instance_type_change_keeps_auto_scaling_exactly_and_the_scaled_capacity() {
+    let f = Function::start().await;
+    f.emulator.timing(1.0, 2.0, 1.0).await;
+    let stack = Stack::new("itype");
+    let name = "itype-ep";
+    let arn = endpoint(&f, &stack, name).await;
+    autoscale(&f, &stack, name).await;
+    let before = scaling_of(&f, &variant_id(name, "a")).await;
+    assert_eq!(before["policies"].as_array().unwrap().len(), 3, "{before}");
+    f.emulator
+        .endpoint_config(&format!("{name}-c2"), json!([{"name": "a", "instance_type": "ml.g4dn.xlarge", "instances": 1}, {"name": "b", "instance_type": "ml.m5.large", "instances": 1}]))
+        .await;
+    // What a user gets from SageMaker without this resource.
+    let (status, refused) =
+        f.emulator.aws("SageMaker", "UpdateEndpoint", json!({"EndpointName": name, "EndpointConfigName": format!("{name}-c2")})).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("registered with Application Auto Scaling"), "{refused}");
+
+    let update = stack.event(
+        "Update",
+        "Endpoint",
+        ENDPOINT,
+        endpoint_props(name, &format!("{name}-c2")),
+        Some(&arn),
+        Some(endpoint_props(name, &format!("{name}-c1"))),
+    );
+    let (body, _) = f.send_long(&update, PER_INVOCATION, 10).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}\n{}", f.logs());
+    assert_eq!(body["PhysicalResourceId"], arn.as_str());
+    assert_eq!(body["Data"]["EndpointConfigName"], format!("{name}-c2"));
+    assert_eq!(body["Data"]["RestoredTargets"], target_id(name, "a"));
+    assert_eq!(body["Data"]["RemovedTargets"], "");
+    assert_eq!(f.emulator.endpoint_state(name).await.unwrap()["EndpointConfigName"], format!("{name}-c2"));
+    let after = scaling_of(&f, &variant_id(name, "a")).await;
+    assert_eq!(after, before, "every field of the target, its policies and its action comes back");
+    let target = f.emulator.target(&variant_id(name, "a")).await.unwrap();
+    assert_eq!(target["Tags"]["cfn-sagemaker-autoscaling:logical-id"], "Target", "the owner stays the owner");
+    assert_eq!(target["Tags"]["cost-center"], "42");
+    assert_eq!(capacity(&f, name, "a").await, 3, "the scaled capacity is set back");
+    let untouched = f.emulator.mutations(&variant_id(name, "b")).await;
+    assert!(untouched.is_empty(), "variant b was let through by SageMaker: {untouched:?}");
+    no_model_errors(&f).await;
+}
