@@ -22,6 +22,8 @@ use crate::sagemaker::poll_delay;
 use crate::shell::Session;
 use crate::{Error, Result};
 
+/// The endpoint tag that names the hand-over in flight (see [`Operation::token`]).
+const OPERATION_TAG: &str = "cfn-sagemaker-autoscaling:operation";
 /// Time kept before the invocation's work limit for handing the operation over.
 const HANDOVER_RESERVE: Duration = Duration::from_secs(2);
 /// A look at the endpoint closer than this to the previous one is not worth an invocation's time.
@@ -83,7 +85,7 @@ pub fn handover_payload(req: &Request, op: &Operation) -> Value {
 /// Why the endpoint could not be created or updated; the dispatcher turns it into a FAILED.
 pub async fn put(req: &Request, spec: EndpointSpec, aas: &Session, ctx: &Context) -> Result<Answer> {
     if let Some(op) = &ctx.operation {
-        return drive(req, op.clone(), aas, ctx).await;
+        return resume(req, op.clone(), aas, ctx).await;
     }
     let me = Owner::of(&req.echo);
     let old = (req.request_type == RequestType::Update)
@@ -154,6 +156,7 @@ async fn create(req: &Request, spec: &EndpointSpec, me: &Owner, aas: &Session, c
         saved: vec![],
         interrupted: None,
         handovers: 0,
+        token: None,
     };
     drive(req, op, aas, ctx).await
 }
@@ -193,6 +196,7 @@ async fn start_update(req: &Request, spec: &EndpointSpec, mut seen: plan::Endpoi
         saved,
         interrupted: None,
         handovers: 0,
+        token: None,
     };
     aas.keep(&op);
     for target in &op.saved {
@@ -206,6 +210,24 @@ async fn start_update(req: &Request, spec: &EndpointSpec, mut seen: plan::Endpoi
     op.started_call = true;
     aas.keep(&op);
     tracing::info!(endpoint = %spec.name, step = "update", config = %spec.config_name, "UpdateEndpoint called; waiting");
+    drive(req, op, aas, ctx).await
+}
+
+/// A handed-over operation: carried on only by the delivery that holds the token the endpoint carries (Lambda
+/// may deliver an asynchronous event twice; the duplicate finds the token claimed and does nothing).
+async fn resume(req: &Request, op: Operation, aas: &Session, ctx: &Context) -> Result<Answer> {
+    if let (Some(token), Kind::Create | Kind::Update) = (&op.token, op.kind) {
+        let tags = match aas.endpoint_view(&op.endpoint).await? {
+            Some(seen) => aas.sagemaker_tags(&seen.arn).await?,
+            None => Tags::new(),
+        };
+        if tags.get(OPERATION_TAG) != Some(token) {
+            tracing::warn!(endpoint = %op.endpoint, "a duplicate or stale hand-over: its token is not the endpoint's; nothing done");
+            return Ok(Answer::HandedOver);
+        }
+        let claimed = json!([{"Key": OPERATION_TAG, "Value": format!("{token}-claimed")}]);
+        aas.sagemaker("AddTags", &json!({"ResourceArn": op.arn, "Tags": claimed})).await?;
+    }
     drive(req, op, aas, ctx).await
 }
 
@@ -260,6 +282,12 @@ async fn drive(req: &Request, mut op: Operation, aas: &Session, ctx: &Context) -
                     return finish(req, &op, Err(why), aas).await.map(Answer::Now);
                 };
                 op.handovers += 1;
+                op.token = Some(format!("{:016x}", fastrand::u64(..)));
+                if op.kind != Kind::Delete {
+                    // The token the next invocation must find on the endpoint: a duplicate delivery finds another.
+                    let tag = json!([{"Key": OPERATION_TAG, "Value": op.token}]);
+                    aas.sagemaker("AddTags", &json!({"ResourceArn": op.arn, "Tags": tag})).await?;
+                }
                 aas.hand_over(function, &handover_payload(req, &op)).await?;
                 tracing::info!(endpoint = %op.endpoint, step = "hand-over", %status, handovers = op.handovers, "handed the operation to the next invocation");
                 aas.forget();
@@ -288,6 +316,9 @@ async fn finish(req: &Request, op: &Operation, outcome: std::result::Result<(), 
         }
     }
     aas.forget();
+    if seen.is_some() && op.token.is_some() {
+        aas.sagemaker("DeleteTags", &json!({"ResourceArn": op.arn, "TagKeys": [OPERATION_TAG]})).await?;
+    }
     let restored: Vec<String> = back.iter().map(|t| t.physical_id()).collect();
     let removed: Vec<String> = removed.iter().map(|t| t.physical_id()).collect();
     match outcome {
@@ -324,7 +355,7 @@ fn finished(seen: &plan::EndpointView, restored: &[String], removed: &[String]) 
 /// An AWS error that leaves the endpoint in place; the dispatcher turns it into a FAILED.
 pub async fn delete(req: &Request, aas: &Session, ctx: &Context) -> Result<Answer> {
     if let Some(op) = &ctx.operation {
-        return drive(req, op.clone(), aas, ctx).await;
+        return resume(req, op.clone(), aas, ctx).await;
     }
     let Some(name) = req.echo.physical_id.as_deref().and_then(name_from_arn) else {
         tracing::info!("physical id is not an endpoint ARN (a failed create); nothing to delete");
@@ -361,6 +392,7 @@ pub async fn delete(req: &Request, aas: &Session, ctx: &Context) -> Result<Answe
         saved: vec![],
         interrupted: None,
         handovers: 0,
+        token: None,
     };
     drive(req, op, aas, ctx).await
 }

@@ -172,6 +172,9 @@ pub struct Operation {
     /// Set when an invocation ended without finishing (a panic): the next one restores and answers FAILED.
     pub interrupted: Option<String>,
     pub handovers: u32,
+    /// The hand-over's token, also tagged on the endpoint: only the delivery that finds it there carries on.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// The member of a handed-over event that carries the [`Operation`].
@@ -311,6 +314,7 @@ mod tests {
             saved: vec![],
             interrupted: None,
             handovers: 0,
+            token: None,
         };
         assert!(!past_deadline(&op, 5_000, 1_054_999));
         assert!(past_deadline(&op, 5_000, 1_055_000));

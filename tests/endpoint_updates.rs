@@ -115,9 +115,9 @@ async fn capacity(f: &Function, name: &str, variant: &str) -> Value {
 #[tokio::test]
 async fn an_instance_type_change_keeps_auto_scaling_exactly_and_the_scaled_capacity() {
     let f = Function::start().await;
-    f.emulator.timing(1.0, 2.0, 1.0).await;
     let stack = Stack::new("itype");
     let name = "itype-ep";
+    f.emulator.timing_of(name, 1.0, 2.0, 1.0).await;
     let arn = endpoint(&f, &stack, name).await;
     autoscale(&f, &stack, name).await;
     let before = scaling_of(&f, &variant_id(name, "a")).await;
@@ -154,5 +154,167 @@ async fn an_instance_type_change_keeps_auto_scaling_exactly_and_the_scaled_capac
     assert_eq!(capacity(&f, name, "a").await, 3, "the scaled capacity is set back");
     let untouched = f.emulator.mutations(&variant_id(name, "b")).await;
     assert!(untouched.is_empty(), "variant b was let through by SageMaker: {untouched:?}");
+    no_model_errors(&f).await;
+}
+
+async fn update_to(f: &Function, stack: &Stack, name: &str, arn: &str, from: &str, to: &str, per_invocation: Duration) -> (Value, usize) {
+    let update = stack.event("Update", "Endpoint", ENDPOINT, endpoint_props(name, to), Some(arn), Some(endpoint_props(name, from)));
+    f.send_long(&update, per_invocation, 12).await
+}
+
+#[tokio::test]
+async fn a_model_only_change_deregisters_nothing_and_a_dropped_variant_is_named() {
+    let f = Function::start().await;
+    let stack = Stack::new("model");
+    let name = "model-ep";
+    f.emulator.timing_of(name, 1.0, 1.0, 1.0).await;
+    let arn = endpoint(&f, &stack, name).await;
+    autoscale(&f, &stack, name).await;
+    f.emulator
+        .endpoint_config(&format!("{name}-c2"), json!([{"name": "a", "instance_type": "ml.m5.large", "instances": 1, "model": "model-v2"}, {"name": "b", "instance_type": "ml.m5.large", "instances": 1}]))
+        .await;
+    let (body, _) = update_to(&f, &stack, name, &arn, &format!("{name}-c1"), &format!("{name}-c2"), PER_INVOCATION).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert!(body["Data"].get("RestoredTargets").is_none(), "nothing was saved: {body}");
+    let calls = f.emulator.mutations(&variant_id(name, "a")).await;
+    assert!(!calls.contains(&"DeregisterScalableTarget".to_owned()), "a model-only change must not touch the target: {calls:?}");
+
+    // Variant a dropped: its target stays deregistered and is named.
+    f.emulator.endpoint_config(&format!("{name}-c3"), json!([{"name": "b", "instance_type": "ml.m5.large", "instances": 1}])).await;
+    let (body, _) = update_to(&f, &stack, name, &arn, &format!("{name}-c2"), &format!("{name}-c3"), PER_INVOCATION).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["Data"]["RemovedTargets"], target_id(name, "a"));
+    assert_eq!(body["Data"]["RestoredTargets"], "");
+    assert!(f.emulator.target(&variant_id(name, "a")).await.is_none());
+    no_model_errors(&f).await;
+}
+
+#[tokio::test]
+async fn a_failed_update_restores_everything_and_the_rollback_update_calls_nothing() {
+    let f = Function::start().await;
+    let stack = Stack::new("rollback");
+    let name = "rollback-ep";
+    f.emulator.timing_of(name, 1.0, 1.0, 1.0).await;
+    let arn = endpoint(&f, &stack, name).await;
+    autoscale(&f, &stack, name).await;
+    let before = scaling_of(&f, &variant_id(name, "a")).await;
+    f.emulator
+        .endpoint_config(&format!("{name}-c2"), json!([{"name": "a", "instance_type": "ml.g4dn.xlarge", "instances": 1}, {"name": "b", "instance_type": "ml.m5.large", "instances": 1}]))
+        .await;
+    f.emulator.fail_next_update(name, "Insufficient capacity for ml.g4dn.xlarge").await;
+    let (body, _) = update_to(&f, &stack, name, &arn, &format!("{name}-c1"), &format!("{name}-c2"), PER_INVOCATION).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert_eq!(body["PhysicalResourceId"], arn.as_str(), "a failed update keeps its id");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(reason.contains("Insufficient capacity for ml.g4dn.xlarge"), "SageMaker's reason: {reason}");
+    assert_eq!(scaling_of(&f, &variant_id(name, "a")).await, before, "restored onto the old configuration");
+    assert_eq!(capacity(&f, name, "a").await, 3);
+
+    // CloudFormation's rollback: an Update back to the old configuration, which the endpoint is on already.
+    let updates_before = f.emulator.sagemaker_calls(name).await.iter().filter(|op| *op == "UpdateEndpoint").count();
+    let (body, _) = update_to(&f, &stack, name, &arn, &format!("{name}-c2"), &format!("{name}-c1"), PER_INVOCATION).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let updates_after = f.emulator.sagemaker_calls(name).await.iter().filter(|op| *op == "UpdateEndpoint").count();
+    assert_eq!(updates_after, updates_before, "the rollback Update needs no UpdateEndpoint");
+    no_model_errors(&f).await;
+}
+
+#[tokio::test]
+async fn an_update_longer_than_three_invocations_ends_with_one_answer_and_a_duplicate_hand_over_creates_nothing_twice() {
+    let f = Function::start().await;
+    let stack = Stack::new("long");
+    let name = "long-ep";
+    f.emulator.timing_of(name, 1.0, 1.0, 1.0).await;
+    let arn = endpoint(&f, &stack, name).await;
+    autoscale(&f, &stack, name).await;
+    let before = scaling_of(&f, &variant_id(name, "a")).await;
+    f.emulator
+        .endpoint_config(&format!("{name}-c2"), json!([{"name": "a", "instance_type": "ml.g4dn.xlarge", "instances": 1}, {"name": "b", "instance_type": "ml.m5.large", "instances": 1}]))
+        .await;
+    f.emulator.timing_of(name, 1.0, 9.0, 1.0).await;
+    // 9 s of Updating; invocations of 7 s, of which about 2 s are spent waiting.
+    let update = stack.event(
+        "Update",
+        "Endpoint",
+        ENDPOINT,
+        endpoint_props(name, &format!("{name}-c2")),
+        Some(&arn),
+        Some(endpoint_props(name, &format!("{name}-c1"))),
+    );
+    let per_invocation = Duration::from_secs(7);
+    f.runtime.invoke(update.json(&f.receiver), per_invocation).await;
+    let mut invocations = 1;
+    let mut duplicated = false;
+    while f.receiver.seen(&update.name).is_empty() {
+        let handed = f.emulator.invocations().await;
+        assert_eq!(handed.len(), 1, "one hand-over at a time: {handed:?}\n{}", f.logs());
+        f.runtime.invoke(handed[0]["payload"].clone(), per_invocation).await;
+        invocations += 1;
+        if !duplicated {
+            // Lambda may deliver an asynchronous event twice: the duplicate must do nothing at all.
+            duplicated = true;
+            f.runtime.invoke(handed[0]["payload"].clone(), per_invocation).await;
+        }
+        assert!(invocations <= 10, "too many invocations:\n{}", f.logs());
+    }
+    assert!(invocations >= 4, "three hand-overs at least: {invocations}: {}\n{}", f.receiver.seen(&update.name)[0].json(), f.logs());
+    let answers = f.receiver.seen(&update.name);
+    assert_eq!(answers.len(), 1, "one answer");
+    assert_eq!(answers[0].json()["Status"], "SUCCESS", "{}", answers[0].json());
+    assert_eq!(scaling_of(&f, &variant_id(name, "a")).await, before, "restored once, exactly");
+    let puts = f.emulator.mutations(&variant_id(name, "a")).await;
+    assert_eq!(puts.iter().filter(|op| *op == "DeregisterScalableTarget").count(), 1, "{puts:?}");
+    assert_eq!(f.emulator.sagemaker_calls(name).await.iter().filter(|op| *op == "UpdateEndpoint").count(), 1, "UpdateEndpoint once");
+    no_model_errors(&f).await;
+}
+
+#[tokio::test]
+async fn the_service_timeout_restores_and_answers_failed() {
+    let f = Function::start().await;
+    let stack = Stack::new("deadline");
+    let name = "deadline-ep";
+    f.emulator.timing_of(name, 1.0, 1.0, 1.0).await;
+    let arn = endpoint(&f, &stack, name).await;
+    autoscale(&f, &stack, name).await;
+    let before = scaling_of(&f, &variant_id(name, "a")).await;
+    f.emulator
+        .endpoint_config(&format!("{name}-c2"), json!([{"name": "a", "instance_type": "ml.g4dn.xlarge", "instances": 1}, {"name": "b", "instance_type": "ml.m5.large", "instances": 1}]))
+        .await;
+    f.emulator.timing_of(name, 1.0, 120.0, 1.0).await;
+    let mut props = endpoint_props(name, &format!("{name}-c2"));
+    props["ServiceTimeout"] = json!("16");
+    let update = stack.event("Update", "Endpoint", ENDPOINT, props, Some(&arn), Some(endpoint_props(name, &format!("{name}-c1"))));
+    let (body, _) = f.send_long(&update, PER_INVOCATION, 8).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(body["Reason"].as_str().unwrap().contains("still Updating after"), "{body}");
+    assert_eq!(scaling_of(&f, &variant_id(name, "a")).await, before, "restored at the deadline");
+}
+
+#[tokio::test]
+async fn create_fails_with_sagemakers_reason_and_the_rollback_delete_removes_only_its_own_endpoint() {
+    let f = Function::start().await;
+    let stack = Stack::new("create");
+    f.emulator.timing_of("create-ep", 1.0, 1.0, 1.0).await;
+    f.emulator.endpoint_config("create-ep-c1", json!([{"name": "a", "instance_type": "ml.m5.large", "instances": 1}])).await;
+    f.emulator.fail_next_create("create-ep", "The image could not be pulled").await;
+    let props = endpoint_props("create-ep", "create-ep-c1");
+    let (body, _) = f.send_long(&stack.event("Create", "Endpoint", ENDPOINT, props.clone(), None, None), PER_INVOCATION, 6).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(body["Reason"].as_str().unwrap().contains("The image could not be pulled"), "{body}");
+    let arn = body["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert!(arn.contains(":endpoint/create-ep"), "the failed create names the endpoint for the rollback: {arn}");
+    let (deleted, _) = f.send_long(&stack.event("Delete", "Endpoint", ENDPOINT, props.clone(), Some(&arn), None), PER_INVOCATION, 6).await;
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    assert!(f.emulator.endpoint_state("create-ep").await.is_none(), "the rollback delete removed it");
+
+    // An endpoint of that name made by someone else: the Create fails naming it, a Delete leaves it.
+    f.emulator.sagemaker(json!({"kind": "endpoint", "name": "create-ep", "config": "create-ep-c1", "tags": {"team": "other"}})).await;
+    let (body, _) = f.send_long(&stack.event("Create", "Endpoint", ENDPOINT, props.clone(), None, None), PER_INVOCATION, 6).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(body["Reason"].as_str().unwrap().contains("already exists"), "{body}");
+    let foreign = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/create-ep";
+    let (kept, _) = f.send_long(&stack.event("Delete", "Endpoint", ENDPOINT, props, Some(foreign), None), PER_INVOCATION, 6).await;
+    assert_eq!(kept["Status"], "SUCCESS", "{kept}");
+    assert!(f.emulator.endpoint_state("create-ep").await.is_some(), "never delete what this resource does not own");
     no_model_errors(&f).await;
 }

@@ -185,10 +185,10 @@ impl Emulator {
         self.control("sagemaker", Some(json!({"kind": "endpoint-config", "name": name, "variants": variants}))).await;
     }
 
-    /// How many seconds CreateEndpoint, UpdateEndpoint and DeleteEndpoint take from now on (the emulator is shared
-    /// by a test binary's tests: they all get these).
-    pub async fn timing(&self, create: f64, update: f64, delete: f64) {
-        self.control("sagemaker", Some(json!({"kind": "timing", "create": create, "update": update, "delete": delete}))).await;
+    /// How many seconds CreateEndpoint, UpdateEndpoint and DeleteEndpoint of `endpoint` take.
+    pub async fn timing_of(&self, endpoint: &str, create: f64, update: f64, delete: f64) {
+        let spec = json!({"kind": "timing", "name": endpoint, "create": create, "update": update, "delete": delete});
+        self.control("sagemaker", Some(spec)).await;
     }
 
     /// The next UpdateEndpoint of `endpoint` rolls back: InService on the old configuration with `reason`.

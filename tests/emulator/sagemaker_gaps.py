@@ -13,6 +13,7 @@ Control endpoint, for tests and the demo:
     have passed since this call: SageMaker's transitions, which moto does not have.
         {"kind": "endpoint-config", "name": "c", "variants": [{"name": "AllTraffic", "instance_type": "ml.m5.large", "instances": 1}]}
         {"kind": "timing", "create": 2, "update": 2, "delete": 1}   how long CreateEndpoint, UpdateEndpoint, DeleteEndpoint take
+                                                                    (with "name": for that endpoint only)
         {"kind": "fail-next-update", "name": "e", "reason": "..."}  the next update of e rolls back: InService on the old
                                                                     configuration, with this FailureReason
         {"kind": "fail-next-create", "name": "e", "reason": "..."}  the next creation of e ends Failed
@@ -41,6 +42,7 @@ class SageMaker:
         self.components = {}  # gap: moto has no inference components
         self.transitions = {}  # (kind, name) -> [(at, status, failure_reason, then)]; gap: moto has no transitions
         self.timing = dict(DEFAULT_TIMING)
+        self.timing_for = {}  # endpoint name -> its own timing
         self.failing = {}  # ("update" | "create", endpoint) -> FailureReason
 
     def backend(self):
@@ -52,13 +54,15 @@ class SageMaker:
         self.components.clear()
         self.transitions.clear()
         self.timing = dict(DEFAULT_TIMING)
+        self.timing_for.clear()
         self.failing.clear()
 
     # --- control -------------------------------------------------------------------------------------------
     def control(self, spec):
         kind = spec["kind"]
         if kind == "timing":
-            self.timing.update({k: float(v) for k, v in spec.items() if k != "kind"})
+            seconds = {k: float(v) for k, v in spec.items() if k not in ("kind", "name")}
+            (self.timing_for.setdefault(spec["name"], dict(self.timing)) if "name" in spec else self.timing).update(seconds)
             return {"ok": True}
         if kind in ("fail-next-update", "fail-next-create"):
             self.failing[(kind.split("-")[2], spec["name"])] = spec.get("reason", "the emulator failed it on purpose")
@@ -188,6 +192,9 @@ class SageMaker:
                              f'Could not find endpoint configuration "{arn("endpoint-config", name, self.region)}".')
         return config
 
+    def seconds(self, operation, name):
+        return self.timing_for.get(name, self.timing)[operation]
+
     def later(self, name, seconds, status, reason, then):
         self.transitions.setdefault(("endpoint", name), []).append((time.monotonic() + seconds, status, reason, then))
 
@@ -202,7 +209,7 @@ class SageMaker:
         endpoint.endpoint_status = "Creating"
         self.backend().endpoints[name] = endpoint
         reason = self.failing.pop(("create", name), None)
-        self.later(name, self.timing["create"], "Failed" if reason else "InService", reason, None)
+        self.later(name, self.seconds("create", name), "Failed" if reason else "InService", reason, None)
         return {"EndpointArn": endpoint.arn}
 
     def op_UpdateEndpoint(self, body):
@@ -233,7 +240,7 @@ class SageMaker:
                 if retain and counts.get(variant["VariantName"]) is not None and "CurrentInstanceCount" in variant:
                     variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = counts[variant["VariantName"]]
 
-        self.later(name, self.timing["update"], "InService", reason, None if reason else apply_update)
+        self.later(name, self.seconds("update", name), "InService", reason, None if reason else apply_update)
         return {"EndpointArn": endpoint.arn}
 
     def op_DeleteEndpoint(self, body):
@@ -242,7 +249,7 @@ class SageMaker:
         endpoint.endpoint_status = "Deleting"
         # Deleting an endpoint deregisters its scalable targets (AWS); moto leaves them.
         self.deregister(f"endpoint/{name}/variant/")
-        self.later(name, self.timing["delete"], "Deleting", None,
+        self.later(name, self.seconds("delete", name), "Deleting", None,
                    lambda e: self.backend().endpoints.pop(e.endpoint_name, None))
         return {}
 
