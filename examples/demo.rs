@@ -63,9 +63,59 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("Application Auto Scaling (targets, policies, actions) and CloudWatch (alarms) now hold:");
         println!("{}\n", serde_json::to_string_pretty(&summary(&state))?);
     }
+    instance_type_change(&f).await?;
     if std::env::var_os("CFN_SMA_ECHO_LOGS").is_none() {
         println!("(set CFN_SMA_ECHO_LOGS=1 to see the function's own logs)");
     }
+    Ok(())
+}
+
+/// Custom::SageMakerEndpoint: an auto-scaled endpoint moves to another instance type in place. SageMaker alone
+/// refuses that; the function runs the documented sequence and puts the auto scaling back.
+async fn instance_type_change(f: &Function) -> Result<(), Box<dyn std::error::Error>> {
+    println!("=== Custom::SageMakerEndpoint: an instance-type change that keeps auto scaling ===");
+    let stack = support::Stack::new("demo-stack");
+    let config = |name: &str, instance: &str| json!([{"name": "AllTraffic", "instance_type": instance, "instances": 1, "model": name}]);
+    f.emulator.endpoint_config("demo-llm-c1", config("c1", "ml.m5.large")).await;
+    f.emulator.endpoint_config("demo-llm-c2", config("c2", "ml.g4dn.xlarge")).await;
+    f.emulator.timing_of("demo-llm", 2.0, 6.0, 1.0).await;
+    let props = |c: &str| json!({"EndpointName": "demo-llm", "EndpointConfigName": c, "ServiceTimeout": "3600"});
+    let per_invocation = Duration::from_secs(8);
+    let create = stack.event("Create", "Endpoint", "Custom::SageMakerEndpoint", props("demo-llm-c1"), None, None);
+    let (created, _) = f.send_long(&create, per_invocation, 10).await;
+    let arn = created["PhysicalResourceId"].as_str().unwrap_or_default().to_owned();
+    println!("created {arn} on demo-llm-c1 (ml.m5.large): {}", created["Status"]);
+    let target = json!({"EndpointName": "demo-llm", "VariantName": "AllTraffic", "MinCapacity": "1", "MaxCapacity": "4"});
+    f.send(&stack.create("Scaling", target)).await;
+    let policy = json!({"PolicyName": "demo-llm-invocations", "ScalingTargetId": "endpoint/demo-llm/variant/AllTraffic|sagemaker:variant:DesiredInstanceCount|sagemaker",
+        "TargetTrackingScalingPolicyConfiguration": {"TargetValue": "70", "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}});
+    f.send(&stack.event("Create", "Policy", "Custom::SageMakerScalingPolicy", policy, None, None)).await;
+    let scaled =
+        json!({"EndpointName": "demo-llm", "DesiredWeightsAndCapacities": [{"VariantName": "AllTraffic", "DesiredInstanceCount": 3}]});
+    f.emulator.aws("SageMaker", "UpdateEndpointWeightsAndCapacities", scaled).await;
+    println!("auto scaling on AllTraffic (1..4, a target-tracking policy); scaled out to 3 instances");
+    let direct = json!({"EndpointName": "demo-llm", "EndpointConfigName": "demo-llm-c2"});
+    let (_, refused) = f.emulator.aws("SageMaker", "UpdateEndpoint", direct).await;
+    println!("UpdateEndpoint to ml.g4dn.xlarge, without this resource: {}", refused["message"].as_str().unwrap_or_default());
+    let logged = f.logs().lines().count();
+    let update =
+        stack.event("Update", "Endpoint", "Custom::SageMakerEndpoint", props("demo-llm-c2"), Some(&arn), Some(props("demo-llm-c1")));
+    let (updated, invocations) = f.send_long(&update, per_invocation, 12).await;
+    for line in f.logs().lines().skip(logged).filter(|l| l.contains(" step=")) {
+        println!("function log: {}", line.rsplit_once("}: ").map_or(line, |(_, message)| message).trim());
+    }
+    println!("CloudFormation received, after {invocations} invocations of {} s each:", per_invocation.as_secs());
+    println!("{}", serde_json::to_string_pretty(&updated)?);
+    let endpoint = f.emulator.endpoint_state("demo-llm").await.unwrap_or_default();
+    let target = f.emulator.target("endpoint/demo-llm/variant/AllTraffic").await.unwrap_or_default();
+    println!(
+        "the endpoint is on {} with {} instances; its target is back (Min {}, Max {}, owner {})\n",
+        endpoint["EndpointConfigName"],
+        endpoint["ProductionVariants"][0]["CurrentInstanceCount"],
+        target["MinCapacity"],
+        target["MaxCapacity"],
+        target["Tags"]["cfn-sagemaker-autoscaling:logical-id"]
+    );
     Ok(())
 }
 
