@@ -342,10 +342,9 @@ fn finished(seen: &plan::EndpointView, restored: &[String], removed: &[String]) 
         ("EndpointName".to_owned(), name.to_owned()),
         ("EndpointConfigName".to_owned(), seen.config_name.clone()),
     ]);
-    if !restored.is_empty() || !removed.is_empty() {
-        data.insert("RestoredTargets".to_owned(), restored.join(","));
-        data.insert("RemovedTargets".to_owned(), removed.join(","));
-    }
+    // Always present (empty when nothing was saved): Fn::GetAtt of a missing attribute fails the stack.
+    data.insert("RestoredTargets".to_owned(), restored.join(","));
+    data.insert("RemovedTargets".to_owned(), removed.join(","));
     data
 }
 

@@ -175,7 +175,7 @@ async fn a_model_only_change_deregisters_nothing_and_a_dropped_variant_is_named(
         .await;
     let (body, _) = update_to(&f, &stack, name, &arn, &format!("{name}-c1"), &format!("{name}-c2"), PER_INVOCATION).await;
     assert_eq!(body["Status"], "SUCCESS", "{body}");
-    assert!(body["Data"].get("RestoredTargets").is_none(), "nothing was saved: {body}");
+    assert_eq!(body["Data"]["RestoredTargets"], "", "nothing was saved: {body}");
     let calls = f.emulator.mutations(&variant_id(name, "a")).await;
     assert!(!calls.contains(&"DeregisterScalableTarget".to_owned()), "a model-only change must not touch the target: {calls:?}");
 
@@ -316,5 +316,38 @@ async fn create_fails_with_sagemakers_reason_and_the_rollback_delete_removes_onl
     let (kept, _) = f.send_long(&stack.event("Delete", "Endpoint", ENDPOINT, props, Some(foreign), None), PER_INVOCATION, 6).await;
     assert_eq!(kept["Status"], "SUCCESS", "{kept}");
     assert!(f.emulator.endpoint_state("create-ep").await.is_some(), "never delete what this resource does not own");
+    no_model_errors(&f).await;
+}
+
+#[tokio::test]
+async fn a_tags_only_update_calls_no_update_and_adopting_tags_the_endpoint_as_this_resources() {
+    let f = Function::start().await;
+    let stack = Stack::new("tags");
+    let name = "tags-ep";
+    f.emulator.timing_of(name, 1.0, 1.0, 1.0).await;
+    let arn = endpoint(&f, &stack, name).await;
+    let mut new = endpoint_props(name, &format!("{name}-c1"));
+    new["Tags"] = json!([{"Key": "owner", "Value": "search"}]);
+    let update = stack.event("Update", "Endpoint", ENDPOINT, new, Some(&arn), Some(endpoint_props(name, &format!("{name}-c1"))));
+    let (body, invocations) = f.send_long(&update, PER_INVOCATION, 2).await;
+    assert_eq!((body["Status"].as_str(), invocations), (Some("SUCCESS"), 1), "{body}");
+    let tags = &f.emulator.endpoint_state(name).await.unwrap()["Tags"];
+    assert_eq!(tags["owner"], "search");
+    assert!(tags.get("team").is_none(), "a tag the template dropped is removed: {tags}");
+    assert_eq!(tags["cfn-sagemaker-autoscaling:logical-id"], "Endpoint");
+    assert!(!f.emulator.sagemaker_calls(name).await.contains(&"UpdateEndpoint".to_owned()));
+
+    // An endpoint made outside the function, adopted: tagged as this resource's, then its own to delete.
+    f.emulator.endpoint_config("adopt-ep-c1", json!([{"name": "a", "instance_type": "ml.m5.large", "instances": 1}])).await;
+    f.emulator.sagemaker(json!({"kind": "endpoint", "name": "adopt-ep", "config": "adopt-ep-c1"})).await;
+    let mut props = endpoint_props("adopt-ep", "adopt-ep-c1");
+    props["AdoptExisting"] = json!("true");
+    let (adopted, _) = f.send_long(&stack.event("Create", "Adopted", ENDPOINT, props.clone(), None, None), PER_INVOCATION, 2).await;
+    assert_eq!(adopted["Status"], "SUCCESS", "{adopted}");
+    assert_eq!(f.emulator.endpoint_state("adopt-ep").await.unwrap()["Tags"]["cfn-sagemaker-autoscaling:logical-id"], "Adopted");
+    let adopted_arn = adopted["PhysicalResourceId"].as_str().unwrap().to_owned();
+    let (deleted, _) = f.send_long(&stack.event("Delete", "Adopted", ENDPOINT, props, Some(&adopted_arn), None), PER_INVOCATION, 4).await;
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    assert!(f.emulator.endpoint_state("adopt-ep").await.is_none(), "deleted once it was this resource's");
     no_model_errors(&f).await;
 }
