@@ -36,6 +36,10 @@ const OPERATION_MARGIN_MS: u64 = 60_000;
 pub enum Answer {
     Now(Response),
     HandedOver,
+    /// `cdk-provider` mode: the operation is started; the Provider framework's `isComplete` polls it.
+    Started(Box<Operation>),
+    /// `isComplete`: not done yet.
+    Pending,
 }
 
 /// What an endpoint event needs beyond the request: the state an earlier invocation handed over, and how to
@@ -46,6 +50,9 @@ pub struct Context {
     /// that never hand over, and in `cdk-provider` mode (the framework polls instead).
     pub function: Option<String>,
     pub operation: Option<Operation>,
+    /// `cdk-provider` mode: an operation that must wait is answered [`Answer::Started`]; the framework's
+    /// `isComplete` calls [`poll`].
+    pub provider: bool,
 }
 
 /// The physical id of an endpoint: its ARN. `None` for anything else (a failed create's id).
@@ -239,6 +246,9 @@ async fn drive(req: &Request, mut op: Operation, aas: &Session, ctx: &Context) -
     if let Some(why) = op.interrupted.clone() {
         return finish(req, &op, Err(format!("the operation was interrupted ({why})")), aas).await.map(Answer::Now);
     }
+    if ctx.provider {
+        return Ok(Answer::Started(Box::new(op)));
+    }
     aas.keep(&op);
     let mut looks = 0;
     loop {
@@ -251,15 +261,7 @@ async fn drive(req: &Request, mut op: Operation, aas: &Session, ctx: &Context) -
             return finish(req, &op, Err(why), aas).await.map(Answer::Now);
         }
         let seen = aas.endpoint_view(&op.endpoint).await?;
-        let outcome = match op.kind {
-            Kind::Create => plan::create_outcome(seen.as_ref()),
-            Kind::Update => plan::update_outcome(seen.as_ref(), &op.new_config, op.reason_before.as_deref()),
-            Kind::Delete => match &seen {
-                None => Outcome::Succeeded,
-                Some(s) if s.status == "Deleting" => Outcome::Waiting(s.status.clone()),
-                Some(s) => Outcome::Failed(format!("the endpoint is {} instead of being deleted", s.status)),
-            },
-        };
+        let outcome = outcome_of(&op, seen.as_ref());
         match outcome {
             Outcome::Succeeded => return finish(req, &op, Ok(()), aas).await.map(Answer::Now),
             Outcome::Failed(reason) => return finish(req, &op, Err(reason), aas).await.map(Answer::Now),
@@ -294,6 +296,42 @@ async fn drive(req: &Request, mut op: Operation, aas: &Session, ctx: &Context) -
                 return Ok(Answer::HandedOver);
             }
         }
+    }
+}
+
+/// The Provider framework's `isComplete`: one look at the endpoint. Still in a transition: [`Answer::Pending`];
+/// otherwise restore and answer, as an invocation of `direct` mode would.
+///
+/// # Errors
+/// The operation failed (SageMaker's reason), or an AWS error.
+pub async fn poll(req: &Request, op: Operation, aas: &Session) -> Result<Answer> {
+    if plan::past_deadline(&op, OPERATION_MARGIN_MS.min(op.service_timeout_s * 250), now_ms()) {
+        let minutes = now_ms().saturating_sub(op.started_ms) / 60_000;
+        let why =
+            format!("endpoint {} is still in transition after {minutes} minutes, at the end of the resource's ServiceTimeout", op.endpoint);
+        return finish(req, &op, Err(why), aas).await.map(Answer::Now);
+    }
+    let seen = aas.endpoint_view(&op.endpoint).await?;
+    let outcome = outcome_of(&op, seen.as_ref());
+    match outcome {
+        Outcome::Waiting(status) => {
+            tracing::info!(endpoint = %op.endpoint, step = "wait", %status, "not complete yet");
+            Ok(Answer::Pending)
+        }
+        Outcome::Succeeded => finish(req, &op, Ok(()), aas).await.map(Answer::Now),
+        Outcome::Failed(reason) => finish(req, &op, Err(reason), aas).await.map(Answer::Now),
+    }
+}
+
+fn outcome_of(op: &Operation, seen: Option<&plan::EndpointView>) -> Outcome {
+    match op.kind {
+        Kind::Create => plan::create_outcome(seen),
+        Kind::Update => plan::update_outcome(seen, &op.new_config, op.reason_before.as_deref()),
+        Kind::Delete => match seen {
+            None => Outcome::Succeeded,
+            Some(s) if s.status == "Deleting" => Outcome::Waiting(s.status.clone()),
+            Some(s) => Outcome::Failed(format!("the endpoint is {} instead of being deleted", s.status)),
+        },
     }
 }
 

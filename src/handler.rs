@@ -98,7 +98,13 @@ impl Handler {
                         let context = endpoint::Context {
                             function: function.filter(|_| self.settings.mode == Mode::Direct).map(str::to_owned),
                             operation: None,
+                            provider: self.settings.mode == Mode::CdkProvider,
                         };
+                        if self.settings.mode == Mode::CdkProvider
+                            && let Some(polled) = is_complete_call(event)
+                        {
+                            return self.is_complete(req, polled, deadline).await;
+                        }
                         match &handed {
                             Some(Err(why)) => Some(Response::failed(&req.echo, Some(req.request_type), why.clone())),
                             Some(Ok(op)) => self.process(req, deadline, endpoint::Context { operation: Some(op.clone()), ..context }).await,
@@ -175,6 +181,27 @@ impl Handler {
             self.discard(&req, new_id, deadline).await;
         }
         Some(names_what_was_written(response, req.request_type, progress.written()))
+    }
+
+    /// `cdk-provider` mode's `isComplete`: `{"IsComplete": false}` while the endpoint is in transition, then
+    /// `{"IsComplete": true, "Data": {...}}` (the operation's state blanked out of the attributes); a failed
+    /// operation fails the invocation with its Reason, as onEvent does.
+    async fn is_complete(&self, req: Request, polled: Option<Operation>, deadline: Instant) -> Result<Value, String> {
+        let Some(op) = polled else { return Ok(json!({"IsComplete": true})) };
+        let limit = guard::work_limit(deadline, self.settings.margin, Instant::now());
+        let session = Session::new(self.clients.clone(), limit, Progress::default(), self.settings.consistency_window);
+        let work = async move { endpoint::poll(&req, op, &session).await }.in_current_span();
+        match guard::run(work, limit).await {
+            Ok(Ok(endpoint::Answer::Now(response))) if response.status == Status::Success => {
+                let mut data = response.data;
+                data.insert(OPERATION_KEY.to_owned(), String::new());
+                Ok(json!({"IsComplete": true, "Data": data}))
+            }
+            Ok(Ok(endpoint::Answer::Now(response))) => Err(crate::response::clean_reason(response.reason.as_deref().unwrap_or("failed"))),
+            Ok(Ok(_)) => Ok(json!({"IsComplete": false})),
+            Ok(Err(err)) => Err(crate::response::clean_reason(&err.to_string())),
+            Err(_) => Ok(json!({"IsComplete": false})),
+        }
     }
 
     /// Hands an interrupted long operation (a panic, the work limit) to the next invocation, which restores what
@@ -290,21 +317,18 @@ async fn dispatch(req: &Request, aas: &Session, context: &endpoint::Context) -> 
         Ok(Work::PutTarget(spec)) => target::put(req, spec, aas).await,
         Ok(Work::PutPolicy(spec)) => policy::put(req, spec, aas).await,
         Ok(Work::PutAction(spec)) => schedule::put(req, spec, aas).await,
-        Ok(Work::PutEndpoint(spec)) => match endpoint::put(req, spec, aas, context).await {
-            Ok(endpoint::Answer::HandedOver) => return None,
-            Ok(endpoint::Answer::Now(response)) => Ok(response),
-            Err(err) => Err(err),
-        },
+        Ok(Work::PutEndpoint(spec)) => endpoint_answer(req, endpoint::put(req, spec, aas, context).await)?,
         Ok(Work::Delete(kind)) => {
             let deleted = match kind {
                 ResourceType::ScalableTarget => target::delete(req, aas).await,
                 ResourceType::ScalingPolicy => policy::delete(req, aas).await,
                 ResourceType::ScheduledAction => schedule::delete(req, aas).await,
-                ResourceType::Endpoint => match endpoint::delete(req, aas, context).await {
-                    Ok(endpoint::Answer::HandedOver) => return None,
-                    Ok(endpoint::Answer::Now(_)) => Ok(()),
-                    Err(err) => Err(err),
-                },
+                ResourceType::Endpoint => {
+                    return Some(
+                        endpoint_answer(req, endpoint::delete(req, aas, context).await)?
+                            .unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string())),
+                    );
+                }
                 // The rollback Delete of a Create that failed for this reason: nothing was made, so nothing to do.
                 ResourceType::Other(_) => Ok(()),
             };
@@ -312,6 +336,30 @@ async fn dispatch(req: &Request, aas: &Session, context: &endpoint::Context) -> 
         }
     };
     Some(outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string())))
+}
+
+/// An endpoint module's answer as the dispatcher gives it: `None` when handed over; a started operation (in
+/// `cdk-provider` mode) answers its physical id with the operation in `Data`, for the framework's `isComplete`.
+fn endpoint_answer(req: &Request, answer: crate::Result<endpoint::Answer>) -> Option<crate::Result<Response>> {
+    match answer {
+        Ok(endpoint::Answer::HandedOver | endpoint::Answer::Pending) => None,
+        Ok(endpoint::Answer::Now(response)) => Some(Ok(response)),
+        Ok(endpoint::Answer::Started(op)) => {
+            let id =
+                if req.request_type == RequestType::Delete { req.echo.physical_id.clone().unwrap_or_default() } else { op.arn.clone() };
+            let state = serde_json::to_string(&op).unwrap_or_default();
+            Some(Ok(Response::success(&req.echo, id, BTreeMap::from([(OPERATION_KEY.to_owned(), state)]))))
+        }
+        Err(err) => Some(Err(err)),
+    }
+}
+
+/// The Provider framework's `isComplete` call: the request with onEvent's answer merged in (`Data` at the top
+/// level, which onEvent's requests never have). `Some(None)` for an isComplete call with no operation to poll.
+fn is_complete_call(event: &str) -> Option<Option<Operation>> {
+    let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> = serde_json::from_str(event).ok()?;
+    let data: std::collections::HashMap<String, Value> = serde_json::from_str(fields.get("Data")?.get()).ok()?;
+    Some(data.get(OPERATION_KEY).and_then(Value::as_str).filter(|s| !s.is_empty()).and_then(|s| serde_json::from_str(s).ok()))
 }
 
 /// The operation a handed-over event carries: `None` for an ordinary event, an error Reason for a state that

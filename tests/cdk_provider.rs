@@ -68,3 +68,71 @@ async fn a_success_returns_the_physical_id_and_data() {
     assert_eq!(result["Data"]["MaxCapacity"], "2");
     assert!(f.emulator.target("inference-component/cdk-ic").await.is_some());
 }
+
+/// The Provider framework's loop for one resource: onEvent, then isComplete with onEvent's answer merged into the
+/// request (as the framework's waiter state machine calls it), until complete; at most `polls`.
+async fn provider_loop(f: &Function, event: Value, polls: usize) -> Result<Value, Value> {
+    let mut request = event.clone();
+    request.as_object_mut().unwrap().remove("ResponseURL");
+    let started = match f.runtime.invoke(request.clone(), Duration::from_secs(30)).await {
+        Outcome::Response(result) => result,
+        Outcome::Error(error) => return Err(error),
+        Outcome::Silent => panic!("onEvent was silent\n{}", f.logs()),
+    };
+    let mut is_complete = request;
+    for (key, value) in started.as_object().unwrap() {
+        is_complete[key] = value.clone();
+    }
+    for _ in 0..polls {
+        match f.runtime.invoke(is_complete.clone(), Duration::from_secs(30)).await {
+            Outcome::Response(answer) if answer["IsComplete"] == true => {
+                let mut data = started["Data"].clone();
+                for (key, value) in answer["Data"].as_object().cloned().unwrap_or_default() {
+                    data[&key] = value;
+                }
+                return Ok(json!({"PhysicalResourceId": started["PhysicalResourceId"], "Data": data}));
+            }
+            Outcome::Response(answer) => assert_eq!(answer, json!({"IsComplete": false})),
+            Outcome::Error(error) => return Err(error),
+            Outcome::Silent => panic!("isComplete was silent\n{}", f.logs()),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("not complete after {polls} polls\n{}", f.logs())
+}
+
+#[tokio::test]
+async fn an_endpoint_update_runs_under_the_provider_framework_with_is_complete() {
+    let f = provider().await;
+    let stack = Stack::new("cdk-endpoint");
+    let name = "cdk-ep";
+    f.emulator.timing_of(name, 1.0, 2.0, 1.0).await;
+    let config = |instance: &str| json!([{"name": "a", "instance_type": instance, "instances": 1}]);
+    f.emulator.endpoint_config("cdk-ep-c1", config("ml.m5.large")).await;
+    f.emulator.endpoint_config("cdk-ep-c2", config("ml.g4dn.xlarge")).await;
+    let props = |c: &str| json!({"EndpointName": name, "EndpointConfigName": c});
+    let created =
+        provider_loop(&f, stack.event("Create", "Endpoint", "Custom::SageMakerEndpoint", props("cdk-ep-c1"), None, None).body, 20)
+            .await
+            .unwrap();
+    let arn = created["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert!(arn.ends_with(":endpoint/cdk-ep"), "{created}");
+    assert_eq!(created["Data"]["cfnSageMakerOperation"], "", "the operation's state is blanked out of the attributes: {created}");
+
+    let target = stack.create("Target", json!({"EndpointName": name, "VariantName": "a", "MinCapacity": "1", "MaxCapacity": "3"}));
+    assert!(provider_loop(&f, target.body, 2).await.is_ok(), "a target's isComplete is immediately complete");
+    let update = stack.event("Update", "Endpoint", "Custom::SageMakerEndpoint", props("cdk-ep-c2"), Some(&arn), Some(props("cdk-ep-c1")));
+    let updated = provider_loop(&f, update.body, 20).await.unwrap();
+    assert_eq!(updated["Data"]["EndpointConfigName"], "cdk-ep-c2");
+    assert_eq!(updated["Data"]["RestoredTargets"], "endpoint/cdk-ep/variant/a|sagemaker:variant:DesiredInstanceCount|sagemaker");
+    let target = f.emulator.target("endpoint/cdk-ep/variant/a").await.expect("restored");
+    assert_eq!((target["MinCapacity"].as_i64(), target["MaxCapacity"].as_i64()), (Some(1), Some(3)));
+
+    f.emulator.fail_next_update(name, "capacity").await;
+    let back = stack.event("Update", "Endpoint", "Custom::SageMakerEndpoint", props("cdk-ep-c1"), Some(&arn), Some(props("cdk-ep-c2")));
+    let failed = provider_loop(&f, back.body, 20).await.unwrap_err();
+    assert!(failed["errorMessage"].as_str().unwrap().contains("capacity"), "{failed}");
+    assert!(f.emulator.target("endpoint/cdk-ep/variant/a").await.is_some(), "restored after the failed update");
+    let errors = f.emulator.model_errors().await;
+    assert!(errors.is_empty(), "{errors:#?}");
+}
