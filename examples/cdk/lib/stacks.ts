@@ -56,14 +56,28 @@ export class DirectStack extends Stack {
   }
 }
 
-/** CDK's Provider framework with the function as onEvent (deployed with Mode=cdk-provider). */
+/**
+ * CDK's Provider framework with the function as onEvent and as isComplete (deployed with Mode=cdk-provider): an
+ * endpoint whose instance type changes in place is an operation longer than one invocation, which the
+ * framework polls.
+ */
 export class ProviderStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
-    const endpointName = new CfnParameter(this, 'EndpointName', { type: 'String' }).valueAsString;
-    const onEvent = lambda.Function.fromFunctionArn(this, 'OnEvent', Fn.importValue('cfn-sagemaker-autoscaling-cdk-ServiceToken'));
-    const provider = new cr.Provider(this, 'Provider', { onEventHandler: onEvent });
-    scaledVariant(this, provider.serviceToken, endpointName);
+    const endpointConfigName = new CfnParameter(this, 'EndpointConfigName', { type: 'String' }).valueAsString;
+    const handler = lambda.Function.fromFunctionArn(this, 'Handler', Fn.importValue('cfn-sagemaker-autoscaling-cdk-ServiceToken'));
+    const provider = new cr.Provider(this, 'Provider', {
+      onEventHandler: handler,
+      isCompleteHandler: handler,
+      queryInterval: Duration.seconds(30),
+      totalTimeout: Duration.hours(1),
+    });
+    const endpoint = new CustomResource(this, 'Endpoint', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::SageMakerEndpoint',
+      properties: { EndpointName: `${this.stackName}-endpoint`, EndpointConfigName: endpointConfigName },
+    });
+    scaledVariant(this, provider.serviceToken, endpoint.getAttString('EndpointName'));
   }
 }
 
