@@ -52,7 +52,7 @@ export class DirectStack extends Stack {
     super(scope, id, props);
     const endpointName = new CfnParameter(this, 'EndpointName', { type: 'String' }).valueAsString;
     const serviceToken = Fn.importValue('cfn-sagemaker-autoscaling-ServiceToken');
-    scaledVariant(this, serviceToken, endpointName, Duration.minutes(15));
+    scaledVariant(this, serviceToken, endpointName, Duration.minutes(16));
   }
 }
 
@@ -92,7 +92,7 @@ export class ScaleToZeroStack extends Stack {
     super(scope, id, props);
     const inferenceComponentName = new CfnParameter(this, 'InferenceComponentName', { type: 'String' }).valueAsString;
     const serviceToken = Fn.importValue('cfn-sagemaker-autoscaling-ServiceToken');
-    const serviceTimeout = Duration.minutes(15);
+    const serviceTimeout = Duration.minutes(16);
     const target = new CustomResource(this, 'ComponentScaling', {
       serviceToken,
       serviceTimeout,
