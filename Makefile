@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1
 BOOTSTRAP := target/debug/cfn-sagemaker-autoscaling
 export CFN_SMA_PYTHON := $(abspath $(PY))
 
-.PHONY: all demo test venv tools sam build fmt clippy unit-and-e2e cfn-lint iam cdk-synth watch bench package clean
+.PHONY: all demo test venv tools sam build fmt clippy unit-and-e2e cfn-lint iam cdk-synth cdk-lib watch bench package clean
 
 all: test
 
@@ -37,7 +37,7 @@ demo: venv build
 	CFN_SMA_BOOTSTRAP=$(abspath $(BOOTSTRAP)) cargo run --locked --quiet --example demo
 
 ## test: every check CI runs
-test: venv fmt clippy unit-and-e2e cfn-lint iam cdk-synth sam
+test: venv fmt clippy unit-and-e2e cfn-lint iam cdk-synth sam cdk-lib
 
 fmt:
 	cargo fmt --all -- --check
@@ -70,6 +70,26 @@ cdk-synth: venv
 	cd $(CDK_DIR) && npx tsc && CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth --no-notices --no-version-reporting --quiet
 	# W3005 is reported inside the Provider framework resources that aws-cdk-lib generates, not in ours.
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- $(CDK_DIR)/cdk.out/*.template.json
+
+## cdk-lib: the typed construct library (cdk/, TypeScript compiled with jsii) with the arm64 bootstrap inside: its
+## tests (aws-cdk-lib/assertions), every synthesized resource through the function's own validation, the npm
+## package and the Python wheel (jsii-pacmak), then a TypeScript app and a Python app (the wheel, in a fresh
+## virtualenv) that use it, synthesized and linted.
+CDK_LIB := cdk
+CDK_PY := .venv-cdk-python
+cdk-lib: venv package
+	mkdir -p $(CDK_LIB)/assets && cp target/lambda/cfn-sagemaker-autoscaling/bootstrap.zip $(CDK_LIB)/assets/bootstrap.zip
+	cd $(CDK_LIB) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(CDK_LIB) && npx jsii --silence-warnings=reserved-word && node --test test/
+	cargo run --locked --quiet --example validate -- $(CDK_LIB)/test/synthesized.json
+	cd $(CDK_LIB) && rm -rf dist && PATH="$(abspath $(VENV))/bin:$$PATH" npx jsii-pacmak --targets js python
+	cd examples/cdk-lib-ts && npm ci --no-audit --no-fund --loglevel=error && npm install --no-save --no-audit --no-fund --loglevel=error ../../$(CDK_LIB)/dist/js/*.jsii.tgz
+	cd examples/cdk-lib-ts && rm -rf cdk.out && npx tsc && node app.js
+	rm -rf $(CDK_PY) && python3 -m venv $(CDK_PY)
+	$(CDK_PY)/bin/pip install --quiet --disable-pip-version-check $(CDK_LIB)/dist/python/*.whl -r examples/cdk-python/requirements.txt
+	cd examples/cdk-python && rm -rf cdk.out && ../../$(CDK_PY)/bin/python app.py
+	# W3005 is reported inside the resources aws-cdk-lib generates (the role's DependsOn), not in ours.
+	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- examples/cdk-lib-ts/cdk.out/*.template.json examples/cdk-python/cdk.out/*.template.json
 
 ## watch: `cargo lambda watch` against the embedded emulator (port 5055, with the SageMaker resources events/ names)
 ## and a printing ResponseURL receiver (9876);
@@ -104,4 +124,5 @@ package: venv
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(TOOLS) $(BENCH_VENV) .aws-sam $(CDK_DIR)/node_modules $(CDK_DIR)/cdk.out $(CDK_DIR)/build
+	rm -rf $(VENV) $(TOOLS) $(BENCH_VENV) $(CDK_PY) .aws-sam $(CDK_DIR)/node_modules $(CDK_DIR)/cdk.out $(CDK_DIR)/build \
+	  $(CDK_LIB)/node_modules $(CDK_LIB)/dist examples/cdk-lib-ts/node_modules examples/cdk-lib-ts/cdk.out examples/cdk-python/cdk.out

@@ -20,3 +20,12 @@ fn the_sar_listing_names_the_crates_version_and_files_that_exist() {
         assert!(root.join(file).is_file(), "{key} {file} does not exist");
     }
 }
+
+#[test]
+fn the_readmes_python_cdk_app_is_the_file_make_test_synthesizes() {
+    let root = support::root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let app = std::fs::read_to_string(root.join("examples/cdk-python/app.py")).unwrap();
+    assert!(readme.contains(&format!("```python\n{app}```")), "README's Python CDK block must be examples/cdk-python/app.py, whole");
+    assert!(app.lines().count() < 30, "the whole Python stack stays under 30 lines");
+}

@@ -119,7 +119,11 @@ pub async fn resolve(service: Service, config: &SdkConfig) -> Result<String, Str
         return Ok(url.trim_end_matches('/').to_owned());
     }
     let region = config.region().ok_or_else(no_region)?.to_string();
-    let partition = partition(&region).await?;
+    // Every client of the process is in the same region: its partition is read once.
+    static PARTITION: tokio::sync::OnceCell<(String, Partition)> = tokio::sync::OnceCell::const_new();
+    let (read_for, partition) =
+        PARTITION.get_or_try_init(|| async { Ok::<_, String>((region.clone(), partition(&region).await?)) }).await?;
+    let partition = if *read_for == region { partition.clone() } else { self::partition(&region).await? };
     url(service, &region, &partition, config.use_fips().unwrap_or(false), config.use_dual_stack().unwrap_or(false))
 }
 
