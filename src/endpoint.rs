@@ -55,12 +55,6 @@ pub struct Context {
     pub provider: bool,
 }
 
-/// The physical id of an endpoint: its ARN. `None` for anything else (a failed create's id).
-pub fn name_from_arn(physical_id: &str) -> Option<String> {
-    let (head, name) = physical_id.split_once(":endpoint/")?;
-    (head.starts_with("arn:") && head.contains(":sagemaker:") && !name.is_empty() && !name.contains('/')).then(|| name.to_owned())
-}
-
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
@@ -150,21 +144,8 @@ async fn create(req: &Request, spec: &EndpointSpec, me: &Owner, aas: &Session, c
     // From here a failed Create names the endpoint, so the rollback Delete removes it.
     aas.wrote(arn.clone());
     tracing::info!(endpoint = %spec.name, step = "create", "CreateEndpoint called; waiting for InService");
-    let op = Operation {
-        version: VERSION,
-        kind: Kind::Create,
-        started_ms: now_ms(),
-        service_timeout_s: plan::service_timeout(&req.properties),
-        endpoint: spec.name.clone(),
-        arn,
-        new_config: spec.config_name.clone(),
-        reason_before: None,
-        started_call: true,
-        saved: vec![],
-        interrupted: None,
-        handovers: 0,
-        token: None,
-    };
+    let op =
+        Operation::start(Kind::Create, spec.name.clone(), arn, spec.config_name.clone(), plan::service_timeout(&req.properties), now_ms());
     drive(req, op, aas, ctx).await
 }
 
@@ -190,21 +171,16 @@ async fn start_update(req: &Request, spec: &EndpointSpec, mut seen: plan::Endpoi
         saved.extend(aas.save_targets(variant, &format!("endpoint/{}/variant/{variant}", spec.name), capacity).await?);
     }
     tracing::info!(endpoint = %spec.name, step = "save", refused = ?refused, targets = saved.len(), "saved what SageMaker would refuse");
-    let mut op = Operation {
-        version: VERSION,
-        kind: Kind::Update,
-        started_ms: now_ms(),
-        service_timeout_s: plan::service_timeout(&req.properties),
-        endpoint: spec.name.clone(),
-        arn: seen.arn.clone(),
-        new_config: spec.config_name.clone(),
-        reason_before: seen.failure_reason.clone(),
-        started_call: false,
-        saved,
-        interrupted: None,
-        handovers: 0,
-        token: None,
-    };
+    let mut op = Operation::start(
+        Kind::Update,
+        spec.name.clone(),
+        seen.arn.clone(),
+        spec.config_name.clone(),
+        plan::service_timeout(&req.properties),
+        now_ms(),
+    );
+    op.reason_before = seen.failure_reason.clone();
+    op.saved = saved;
     aas.keep(&op);
     for target in &op.saved {
         aas.deregister_saved(target).await?;
@@ -394,7 +370,7 @@ pub async fn delete(req: &Request, aas: &Session, ctx: &Context) -> Result<Answe
     if let Some(op) = &ctx.operation {
         return resume(req, op.clone(), aas, ctx).await;
     }
-    let Some(name) = req.echo.physical_id.as_deref().and_then(name_from_arn) else {
+    let Some(name) = req.echo.physical_id.as_deref().and_then(plan::name_from_arn) else {
         tracing::info!("physical id is not an endpoint ARN (a failed create); nothing to delete");
         return Ok(Answer::Now(Response::done(&req.echo)));
     };
@@ -416,39 +392,6 @@ pub async fn delete(req: &Request, aas: &Session, ctx: &Context) -> Result<Answe
         aas.sagemaker("DeleteEndpoint", &json!({"EndpointName": name})).await?;
     }
     tracing::info!(endpoint = %name, step = "delete", "DeleteEndpoint called; waiting until it is gone");
-    let op = Operation {
-        version: VERSION,
-        kind: Kind::Delete,
-        started_ms: now_ms(),
-        service_timeout_s: plan::service_timeout(&req.properties),
-        endpoint: name,
-        arn: seen.arn,
-        new_config: String::new(),
-        reason_before: None,
-        started_call: true,
-        saved: vec![],
-        interrupted: None,
-        handovers: 0,
-        token: None,
-    };
+    let op = Operation::start(Kind::Delete, name, seen.arn, String::new(), plan::service_timeout(&req.properties), now_ms());
     drive(req, op, aas, ctx).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_endpoint_arns_name_an_endpoint() {
-        assert_eq!(name_from_arn("arn:aws:sagemaker:us-east-1:1:endpoint/my-endpoint").as_deref(), Some("my-endpoint"));
-        assert_eq!(name_from_arn("arn:aws-cn:sagemaker:cn-north-1:1:endpoint/e").as_deref(), Some("e"));
-        for other in [
-            "create-failed-abc",
-            "arn:aws:sagemaker:us-east-1:1:endpoint-config/c",
-            "endpoint/e/variant/v|x|sagemaker",
-            "arn:aws:s3:::endpoint/x",
-        ] {
-            assert_eq!(name_from_arn(other), None, "{other}");
-        }
-    }
 }

@@ -177,6 +177,33 @@ pub struct Operation {
     pub token: Option<String>,
 }
 
+impl Operation {
+    /// A new operation of `kind` on `endpoint`, started at `now_ms`; `service_timeout_s` from the properties.
+    pub fn start(kind: Kind, endpoint: String, arn: String, new_config: String, service_timeout_s: u64, now_ms: u64) -> Self {
+        Self {
+            version: VERSION,
+            kind,
+            started_ms: now_ms,
+            service_timeout_s,
+            endpoint,
+            arn,
+            new_config,
+            reason_before: None,
+            started_call: kind != Kind::Update,
+            saved: vec![],
+            interrupted: None,
+            handovers: 0,
+            token: None,
+        }
+    }
+}
+
+/// The physical id of an endpoint: its ARN. `None` for anything else (a failed create's id).
+pub fn name_from_arn(physical_id: &str) -> Option<String> {
+    let (head, name) = physical_id.split_once(":endpoint/")?;
+    (head.starts_with("arn:") && head.contains(":sagemaker:") && !name.is_empty() && !name.contains('/')).then(|| name.to_owned())
+}
+
 /// The member of a handed-over event that carries the [`Operation`].
 pub const OPERATION_KEY: &str = "cfnSageMakerOperation";
 
@@ -301,21 +328,8 @@ mod tests {
 
     #[test]
     fn the_operations_deadline_is_its_first_start_plus_service_timeout_less_the_margin() {
-        let op = Operation {
-            version: VERSION,
-            kind: Kind::Update,
-            started_ms: 1_000_000,
-            service_timeout_s: 60,
-            endpoint: "e".into(),
-            arn: "arn".into(),
-            new_config: "c2".into(),
-            reason_before: None,
-            started_call: true,
-            saved: vec![],
-            interrupted: None,
-            handovers: 0,
-            token: None,
-        };
+        let op = Operation::start(Kind::Update, "e".into(), "arn".into(), "c2".into(), 60, 1_000_000);
+        assert!(!op.started_call, "an update starts before UpdateEndpoint is called");
         assert!(!past_deadline(&op, 5_000, 1_054_999));
         assert!(past_deadline(&op, 5_000, 1_055_000));
         let copy: Operation = serde_json::from_value(serde_json::to_value(&op).unwrap()).unwrap();
@@ -323,5 +337,19 @@ mod tests {
         assert_eq!(service_timeout(&json!({"ServiceTimeout": "900"})), 900);
         assert_eq!(service_timeout(&json!({})), 3600);
         assert_eq!(service_timeout(&json!({"ServiceTimeout": 99999})), 3600);
+    }
+
+    #[test]
+    fn only_endpoint_arns_name_an_endpoint() {
+        assert_eq!(name_from_arn("arn:aws:sagemaker:us-east-1:1:endpoint/my-endpoint").as_deref(), Some("my-endpoint"));
+        assert_eq!(name_from_arn("arn:aws-cn:sagemaker:cn-north-1:1:endpoint/e").as_deref(), Some("e"));
+        for other in [
+            "create-failed-abc",
+            "arn:aws:sagemaker:us-east-1:1:endpoint-config/c",
+            "endpoint/e/variant/v|x|sagemaker",
+            "arn:aws:s3:::endpoint/x",
+        ] {
+            assert_eq!(name_from_arn(other), None, "{other}");
+        }
     }
 }

@@ -157,6 +157,28 @@ async fn an_instance_type_change_keeps_auto_scaling_exactly_and_the_scaled_capac
     no_model_errors(&f).await;
 }
 
+/// A function, a stack, and the emulator's SageMaker taking a second for each of `endpoint`'s transitions.
+async fn setup(stack: &str, endpoint: &str) -> (Function, Stack) {
+    let f = Function::start().await;
+    f.emulator.timing_of(endpoint, 1.0, 1.0, 1.0).await;
+    (f, Stack::new(stack))
+}
+
+/// An auto-scaled endpoint (see [`autoscale`]) and a configuration `<name>-c2` that moves variant a to another
+/// instance type: its ARN and what Application Auto Scaling holds for variant a.
+async fn auto_scaled_with_a_new_instance_type(f: &Function, stack: &Stack, name: &str) -> (String, Value) {
+    let arn = endpoint(f, stack, name).await;
+    autoscale(f, stack, name).await;
+    let before = scaling_of(f, &variant_id(name, "a")).await;
+    f.emulator
+        .endpoint_config(
+            &format!("{name}-c2"),
+            json!([{"name": "a", "instance_type": "ml.g4dn.xlarge", "instances": 1}, {"name": "b", "instance_type": "ml.m5.large", "instances": 1}]),
+        )
+        .await;
+    (arn, before)
+}
+
 async fn update_to(f: &Function, stack: &Stack, name: &str, arn: &str, from: &str, to: &str, per_invocation: Duration) -> (Value, usize) {
     let update = stack.event("Update", "Endpoint", ENDPOINT, endpoint_props(name, to), Some(arn), Some(endpoint_props(name, from)));
     f.send_long(&update, per_invocation, 12).await
@@ -164,10 +186,8 @@ async fn update_to(f: &Function, stack: &Stack, name: &str, arn: &str, from: &st
 
 #[tokio::test]
 async fn a_model_only_change_deregisters_nothing_and_a_dropped_variant_is_named() {
-    let f = Function::start().await;
-    let stack = Stack::new("model");
     let name = "model-ep";
-    f.emulator.timing_of(name, 1.0, 1.0, 1.0).await;
+    let (f, stack) = setup("model", name).await;
     let arn = endpoint(&f, &stack, name).await;
     autoscale(&f, &stack, name).await;
     f.emulator
@@ -191,16 +211,9 @@ async fn a_model_only_change_deregisters_nothing_and_a_dropped_variant_is_named(
 
 #[tokio::test]
 async fn a_failed_update_restores_everything_and_the_rollback_update_calls_nothing() {
-    let f = Function::start().await;
-    let stack = Stack::new("rollback");
     let name = "rollback-ep";
-    f.emulator.timing_of(name, 1.0, 1.0, 1.0).await;
-    let arn = endpoint(&f, &stack, name).await;
-    autoscale(&f, &stack, name).await;
-    let before = scaling_of(&f, &variant_id(name, "a")).await;
-    f.emulator
-        .endpoint_config(&format!("{name}-c2"), json!([{"name": "a", "instance_type": "ml.g4dn.xlarge", "instances": 1}, {"name": "b", "instance_type": "ml.m5.large", "instances": 1}]))
-        .await;
+    let (f, stack) = setup("rollback", name).await;
+    let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
     f.emulator.fail_next_update(name, "Insufficient capacity for ml.g4dn.xlarge").await;
     let (body, _) = update_to(&f, &stack, name, &arn, &format!("{name}-c1"), &format!("{name}-c2"), PER_INVOCATION).await;
     assert_eq!(body["Status"], "FAILED", "{body}");
@@ -221,16 +234,9 @@ async fn a_failed_update_restores_everything_and_the_rollback_update_calls_nothi
 
 #[tokio::test]
 async fn an_update_longer_than_three_invocations_ends_with_one_answer_and_a_duplicate_hand_over_creates_nothing_twice() {
-    let f = Function::start().await;
-    let stack = Stack::new("long");
     let name = "long-ep";
-    f.emulator.timing_of(name, 1.0, 1.0, 1.0).await;
-    let arn = endpoint(&f, &stack, name).await;
-    autoscale(&f, &stack, name).await;
-    let before = scaling_of(&f, &variant_id(name, "a")).await;
-    f.emulator
-        .endpoint_config(&format!("{name}-c2"), json!([{"name": "a", "instance_type": "ml.g4dn.xlarge", "instances": 1}, {"name": "b", "instance_type": "ml.m5.large", "instances": 1}]))
-        .await;
+    let (f, stack) = setup("long", name).await;
+    let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
     f.emulator.timing_of(name, 1.0, 9.0, 1.0).await;
     // 9 s of Updating; invocations of 7 s, of which about 2 s are spent waiting.
     let update = stack.event(
@@ -270,16 +276,9 @@ async fn an_update_longer_than_three_invocations_ends_with_one_answer_and_a_dupl
 
 #[tokio::test]
 async fn the_service_timeout_restores_and_answers_failed() {
-    let f = Function::start().await;
-    let stack = Stack::new("deadline");
     let name = "deadline-ep";
-    f.emulator.timing_of(name, 1.0, 1.0, 1.0).await;
-    let arn = endpoint(&f, &stack, name).await;
-    autoscale(&f, &stack, name).await;
-    let before = scaling_of(&f, &variant_id(name, "a")).await;
-    f.emulator
-        .endpoint_config(&format!("{name}-c2"), json!([{"name": "a", "instance_type": "ml.g4dn.xlarge", "instances": 1}, {"name": "b", "instance_type": "ml.m5.large", "instances": 1}]))
-        .await;
+    let (f, stack) = setup("deadline", name).await;
+    let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
     f.emulator.timing_of(name, 1.0, 120.0, 1.0).await;
     let mut props = endpoint_props(name, &format!("{name}-c2"));
     props["ServiceTimeout"] = json!("16");
@@ -321,10 +320,8 @@ async fn create_fails_with_sagemakers_reason_and_the_rollback_delete_removes_onl
 
 #[tokio::test]
 async fn a_tags_only_update_calls_no_update_and_adopting_tags_the_endpoint_as_this_resources() {
-    let f = Function::start().await;
-    let stack = Stack::new("tags");
     let name = "tags-ep";
-    f.emulator.timing_of(name, 1.0, 1.0, 1.0).await;
+    let (f, stack) = setup("tags", name).await;
     let arn = endpoint(&f, &stack, name).await;
     let mut new = endpoint_props(name, &format!("{name}-c1"));
     new["Tags"] = json!([{"Key": "owner", "Value": "search"}]);

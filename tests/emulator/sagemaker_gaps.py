@@ -76,15 +76,7 @@ class SageMaker:
         if spec.get("if_absent") and (name in self.backend().endpoints if kind == "endpoint" else name in self.components):
             return {"ok": True, "existed": True}
         if kind == "endpoint":
-            variants = []
-            for v in spec.get("variants") or [{"name": "AllTraffic", "instances": 1}]:
-                variant = {"VariantName": v["name"], "ModelName": "model", "InitialVariantWeight": 1.0}
-                if "serverless" in v:
-                    variant["ServerlessConfig"] = v["serverless"]
-                else:
-                    variant["InstanceType"] = v.get("instance_type", "ml.m5.large")
-                    variant["InitialInstanceCount"] = v.get("instances", 1)
-                variants.append(variant)
+            variants = config_variants(spec.get("variants") or [{"name": "AllTraffic", "instances": 1}])
             endpoint = FakeEndpoint(DEFAULT_ACCOUNT_ID, self.region, name, spec.get("config", f"{name}-config"), variants, None,
                                     [{"Key": k, "Value": v} for k, v in (spec.get("tags") or {}).items()])
             endpoint.endpoint_status = spec.get("status", "InService")
