@@ -29,3 +29,14 @@ fn the_readmes_python_cdk_app_is_the_file_make_test_synthesizes() {
     assert!(readme.contains(&format!("```python\n{app}```")), "README's Python CDK block must be examples/cdk-python/app.py, whole");
     assert!(app.lines().count() < 30, "the whole Python stack stays under 30 lines");
 }
+
+#[test]
+fn every_event_file_has_its_own_request_id() {
+    let mut seen = std::collections::HashMap::new();
+    for (name, body) in support::events::Replay::files(&support::root().join("events")) {
+        let id = body["RequestId"].as_str().unwrap_or_default().to_owned();
+        if let Some(other) = seen.insert(id.clone(), name.clone()) {
+            panic!("{name} and {other} share the RequestId {id}");
+        }
+    }
+}

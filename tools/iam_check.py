@@ -41,9 +41,13 @@ def main(path):
         return 1
     failures = 0
     for name, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::IAM::Role":
+        if resource["Type"] == "AWS::IAM::Policy":
+            policies = [resource["Properties"]]
+        elif resource["Type"] == "AWS::IAM::Role":
+            policies = resource["Properties"].get("Policies", [])
+        else:
             continue
-        for policy in resource["Properties"].get("Policies", []):
+        for policy in policies:
             document = resolve(policy["PolicyDocument"])
             findings = analyze_policy_string(json.dumps(document)).findings
             for finding in findings:
