@@ -144,11 +144,18 @@ impl Handler {
             async move { dispatch(&req, &session, &context).await }.in_current_span()
         };
         let outcome = guard::run(work, limit).await;
-        if let (Err(why), Some(function), Some(state)) = (&outcome, &function, progress.long_operation()) {
-            // A long operation had saved targets: the next invocation restores them and answers.
-            if self.hand_over_interrupted(&req, state, why, function, deadline).await {
-                return None;
-            }
+        // A long operation that still holds what it saved (a panic, the deadline, or an error before it could
+        // restore): the next invocation restores it and answers.
+        let why = match &outcome {
+            Err(Interrupted::Panicked(_)) => Some("the function failed unexpectedly".to_owned()),
+            Err(Interrupted::TimedOut) => Some("the invocation's deadline came first".to_owned()),
+            Ok(Some(response)) if response.status == Status::Failed => response.reason.clone(),
+            Ok(_) => None,
+        };
+        if let (Some(why), Some(function), Some(state)) = (why, &function, progress.long_operation())
+            && self.hand_over_interrupted(&req, state, why, function, deadline).await
+        {
+            return None;
         }
         let response = match outcome {
             Ok(None) => return None,
@@ -204,13 +211,16 @@ impl Handler {
         }
     }
 
-    /// Hands an interrupted long operation (a panic, the work limit) to the next invocation, which restores what
-    /// was saved and answers FAILED. True when it was handed over.
-    async fn hand_over_interrupted(&self, req: &Request, mut state: Value, why: &Interrupted, function: &str, deadline: Instant) -> bool {
-        state["interrupted"] = json!(match why {
-            Interrupted::Panicked(_) => "the function failed unexpectedly",
-            Interrupted::TimedOut => "the invocation's deadline came first",
-        });
+    /// Hands an interrupted long operation (a panic, the work limit, an error before it restored what it saved)
+    /// to the next invocation, which restores what was saved and answers FAILED. True when it was handed over.
+    async fn hand_over_interrupted(&self, req: &Request, mut state: Value, why: String, function: &str, deadline: Instant) -> bool {
+        if !state["interrupted"].is_null() {
+            // Restoring failed once already: answer now rather than hand over forever.
+            return false;
+        }
+        state["interrupted"] = json!(why);
+        // The endpoint's token was claimed by this invocation: the recovery needs none.
+        state["token"] = Value::Null;
         let Ok(op) = serde_json::from_value::<crate::endpoint_plan::Operation>(state) else { return false };
         let limit = deadline.checked_sub(self.settings.margin * 2 / 3).unwrap_or(deadline);
         let session = Session::new(self.clients.clone(), limit, Progress::default(), self.settings.consistency_window);

@@ -348,3 +348,18 @@ async fn a_tags_only_update_calls_no_update_and_adopting_tags_the_endpoint_as_th
     assert!(f.emulator.endpoint_state("adopt-ep").await.is_none(), "deleted once it was this resource's");
     no_model_errors(&f).await;
 }
+
+#[tokio::test]
+async fn an_error_while_waiting_is_handed_over_and_the_next_invocation_restores_and_answers() {
+    let name = "error-ep";
+    let (f, stack) = setup("error", name).await;
+    let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
+    // The second DescribeEndpoint of the update (the first look while it waits) is refused for good.
+    let fault = json!({"operation": "DescribeEndpoint", "match": name, "error": "AccessDeniedException", "message": "not now", "skip": 1, "times": 1});
+    f.emulator.control_fault(fault).await;
+    let (body, invocations) = update_to(&f, &stack, name, &arn, &format!("{name}-c1"), &format!("{name}-c2"), PER_INVOCATION).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(body["Reason"].as_str().unwrap().contains("not now"), "{body}");
+    assert_eq!(invocations, 2, "handed over once, then answered");
+    assert_eq!(scaling_of(&f, &variant_id(name, "a")).await, before, "what was saved is restored, not lost");
+}

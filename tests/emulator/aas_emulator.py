@@ -284,6 +284,9 @@ class Emulator:
     def take_fault(self, operation, raw):
         for fault in self.faults:
             if fault["operation"] in (operation, "*") and fault.get("match", "") in raw and fault["times"] > 0:
+                if fault.get("skip", 0) > 0:  # "skip": let this many matching calls through first
+                    fault["skip"] -= 1
+                    continue
                 # "probability": the fault hits that share of matching calls (the benchmark's load run).
                 if "probability" in fault and random.random() >= fault["probability"]:
                     continue
