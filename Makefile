@@ -50,7 +50,7 @@ unit-and-e2e: venv
 	cargo test --locked
 
 cfn-lint: venv
-	$(VENV)/bin/cfn-lint template.yaml examples/cloudformation/*.yaml examples/cloudformation/*/*.yaml
+	$(VENV)/bin/cfn-lint template.yaml examples/cloudformation/*.yaml examples/cloudformation/*/*.yaml examples/sam/*.yaml
 
 ## iam: the function role against AWS's service authorization reference (parliament): actions, resources, conditions
 iam: venv

@@ -40,3 +40,57 @@ fn every_event_file_has_its_own_request_id() {
         }
     }
 }
+
+/// A snippet's or a file's lines as compared: comments and blank lines dropped, whitespace trimmed.
+fn meaningful_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| {
+            let trimmed = line.trim();
+            if trimmed.starts_with('#') || trimmed.starts_with("//") {
+                return String::new();
+            }
+            let code = line.split(" # ").next().unwrap_or(line);
+            code.split(" // ").next().unwrap_or(code).trim().to_owned()
+        })
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn every_readme_snippet_is_lines_of_a_file_make_test_lints_or_synthesizes() {
+    let root = support::root();
+    let mut files = vec![
+        root.join("template.yaml"),
+        root.join("examples/sam/template.yaml"),
+        root.join("examples/cdk/lib/stacks.ts"),
+        root.join("examples/cdk-lib-ts/app.ts"),
+        root.join("examples/cdk-python/app.py"),
+    ];
+    for dir in ["examples/cloudformation", "examples/cloudformation/native-pair"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    let sources: Vec<(String, Vec<String>)> =
+        files.iter().map(|f| (f.display().to_string(), meaningful_lines(&std::fs::read_to_string(f).unwrap()))).collect();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut checked = 0;
+    for block in readme.split("```").skip(1).step_by(2) {
+        let Some((language, body)) = block.split_once('\n') else { continue };
+        if !["yaml", "ts", "python"].contains(&language) {
+            continue;
+        }
+        checked += 1;
+        let wanted = meaningful_lines(body);
+        // Every line of the snippet, in order, in one file.
+        let found = sources.iter().any(|(_, lines)| {
+            let mut rest = lines.iter();
+            wanted.iter().all(|w| rest.any(|l| l == w))
+        });
+        assert!(found, "this README {language} snippet is not lines of any linted or synthesized file:\n{body}");
+    }
+    assert!(checked >= 8, "only {checked} snippets found");
+}
