@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1
 BOOTSTRAP := target/debug/cfn-sagemaker-autoscaling
 export CFN_SMA_PYTHON := $(abspath $(PY))
 
-.PHONY: all demo test venv tools sam build fmt clippy unit-and-e2e cfn-lint iam cdk-synth cdk-lib watch bench package clean
+.PHONY: all demo test venv tools sam sar build fmt clippy unit-and-e2e cfn-lint iam cdk-synth cdk-lib watch bench package clean
 
 all: test
 
@@ -121,6 +121,12 @@ package: venv
 	rustup target add $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release --$(subst _,-,$(ARCH)) --output-format zip
 	ls -l target/lambda/cfn-sagemaker-autoscaling/bootstrap.zip
+
+## sar: what `sam publish` takes (not part of `make test`: it uploads to your bucket, with your credentials):
+## make sar SAR_BUCKET=<bucket> && .venv-tools/bin/sam publish -t .aws-sam/packaged.yaml
+sar: tools
+	SAM_CLI_TELEMETRY=0 PATH="$(abspath $(VENV))/bin:$$PATH" $(TOOLS)/bin/sam build --beta-features -t template.yaml
+	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam package --s3-bucket $(SAR_BUCKET) --output-template-file .aws-sam/packaged.yaml
 
 clean:
 	cargo clean
