@@ -222,6 +222,22 @@ pub fn service_timeout(properties: &Value) -> u64 {
     seconds.unwrap_or(3600).clamp(1, 3600)
 }
 
+/// The Provider framework's `isComplete` call: the request with onEvent's answer merged in (`Data` at the top
+/// level, which onEvent's requests never have). `Some(None)` for an isComplete call with no operation to poll.
+pub fn is_complete_call(event: &str) -> Option<Option<Operation>> {
+    let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> = serde_json::from_str(event).ok()?;
+    let data: std::collections::HashMap<String, Value> = serde_json::from_str(fields.get("Data")?.get()).ok()?;
+    Some(data.get(OPERATION_KEY).and_then(Value::as_str).filter(|s| !s.is_empty()).and_then(|s| serde_json::from_str(s).ok()))
+}
+
+/// The operation a handed-over event carries: `None` for an ordinary event, an error Reason for a state that
+/// cannot be read (a FAILED, never silence).
+pub fn handed_over(event: &str) -> Option<Result<Operation, String>> {
+    let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> = serde_json::from_str(event).ok()?;
+    let raw = fields.get(OPERATION_KEY)?;
+    Some(serde_json::from_str::<Operation>(raw.get()).map_err(|err| format!("the handed-over operation cannot be read: {err}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,7 +61,7 @@ impl Handler {
     /// As [`Handler::invoke`].
     pub async fn invoke_as(&self, event: &str, deadline_ms: u64, function: Option<&str>) -> Result<Value, String> {
         let deadline = guard::deadline_instant(deadline_ms, SystemTime::now(), Instant::now());
-        let handed = handed_over(event);
+        let handed = crate::endpoint_plan::handed_over(event);
         tracing::debug!(deadline_ms, remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64, "invocation");
         let mut unanswered = Vec::new();
         let mut result = Value::Null;
@@ -101,7 +101,7 @@ impl Handler {
                             provider: self.settings.mode == Mode::CdkProvider,
                         };
                         if self.settings.mode == Mode::CdkProvider
-                            && let Some(polled) = is_complete_call(event)
+                            && let Some(polled) = crate::endpoint_plan::is_complete_call(event)
                         {
                             return self.is_complete(req, polled, deadline).await;
                         }
@@ -362,22 +362,6 @@ fn endpoint_answer(req: &Request, answer: crate::Result<endpoint::Answer>) -> Op
         }
         Err(err) => Some(Err(err)),
     }
-}
-
-/// The Provider framework's `isComplete` call: the request with onEvent's answer merged in (`Data` at the top
-/// level, which onEvent's requests never have). `Some(None)` for an isComplete call with no operation to poll.
-fn is_complete_call(event: &str) -> Option<Option<Operation>> {
-    let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> = serde_json::from_str(event).ok()?;
-    let data: std::collections::HashMap<String, Value> = serde_json::from_str(fields.get("Data")?.get()).ok()?;
-    Some(data.get(OPERATION_KEY).and_then(Value::as_str).filter(|s| !s.is_empty()).and_then(|s| serde_json::from_str(s).ok()))
-}
-
-/// The operation a handed-over event carries: `None` for an ordinary event, an error Reason for a state that
-/// cannot be read (a FAILED, never silence).
-fn handed_over(event: &str) -> Option<Result<Operation, String>> {
-    let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> = serde_json::from_str(event).ok()?;
-    let raw = fields.get(OPERATION_KEY)?;
-    Some(serde_json::from_str::<Operation>(raw.get()).map_err(|err| format!("the handed-over operation cannot be read: {err}")))
 }
 
 /// A Create that failed after it wrote something (a target registered, a policy or action put) answers with
