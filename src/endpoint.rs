@@ -196,6 +196,15 @@ async fn start_update(req: &Request, spec: &EndpointSpec, mut seen: plan::Endpoi
     drive(req, op, aas, ctx).await
 }
 
+/// Tags the hand-over's token on the endpoint (a duplicate delivery finds another), then invokes the function.
+async fn hand_over(req: &Request, op: &Operation, function: &str, aas: &Session) -> Result<()> {
+    if op.kind != Kind::Delete {
+        let tag = json!([{"Key": OPERATION_TAG, "Value": op.token}]);
+        aas.sagemaker("AddTags", &json!({"ResourceArn": op.arn, "Tags": tag})).await?;
+    }
+    aas.hand_over(function, &handover_payload(req, op)).await
+}
+
 /// A handed-over operation: carried on only by the delivery that holds the token the endpoint carries (Lambda
 /// may deliver an asynchronous event twice; the duplicate finds the token claimed and does nothing).
 async fn resume(req: &Request, op: Operation, aas: &Session, ctx: &Context) -> Result<Answer> {
@@ -261,12 +270,14 @@ async fn drive(req: &Request, mut op: Operation, aas: &Session, ctx: &Context) -
                 };
                 op.handovers += 1;
                 op.token = Some(format!("{:016x}", fastrand::u64(..)));
-                if op.kind != Kind::Delete {
-                    // The token the next invocation must find on the endpoint: a duplicate delivery finds another.
-                    let tag = json!([{"Key": OPERATION_TAG, "Value": op.token}]);
-                    aas.sagemaker("AddTags", &json!({"ResourceArn": op.arn, "Tags": tag})).await?;
+                if let Err(err) = hand_over(req, &op, function, aas).await {
+                    // Nobody would carry it on: put back what was saved and answer now.
+                    let why = format!(
+                        "endpoint {} is still {status}, and the operation could not be handed to the next invocation: {err}",
+                        op.endpoint
+                    );
+                    return finish(req, &op, Err(why), aas).await.map(Answer::Now);
                 }
-                aas.hand_over(function, &handover_payload(req, &op)).await?;
                 tracing::info!(endpoint = %op.endpoint, step = "hand-over", %status, handovers = op.handovers, "handed the operation to the next invocation");
                 aas.forget();
                 return Ok(Answer::HandedOver);

@@ -363,3 +363,19 @@ async fn an_error_while_waiting_is_handed_over_and_the_next_invocation_restores_
     assert_eq!(invocations, 2, "handed over once, then answered");
     assert_eq!(scaling_of(&f, &variant_id(name, "a")).await, before, "what was saved is restored, not lost");
 }
+
+#[tokio::test]
+async fn an_operation_that_cannot_be_handed_over_restores_and_answers() {
+    let name = "nohand-ep";
+    let (f, stack) = setup("nohand", name).await;
+    let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
+    f.emulator.timing_of(name, 1.0, 30.0, 1.0).await;
+    // No lambda:InvokeFunction on itself: the hand-over is refused for good.
+    f.emulator
+        .control_fault(json!({"operation": "Invoke", "match": name, "error": "AccessDeniedException", "message": "no invoke", "times": 5}))
+        .await;
+    let (body, invocations) = update_to(&f, &stack, name, &arn, &format!("{name}-c1"), &format!("{name}-c2"), PER_INVOCATION).await;
+    assert_eq!((body["Status"].as_str(), invocations), (Some("FAILED"), 1), "{body}");
+    assert!(body["Reason"].as_str().unwrap().contains("could not be handed"), "{body}");
+    assert_eq!(scaling_of(&f, &variant_id(name, "a")).await, before, "restored before answering");
+}

@@ -218,12 +218,15 @@ class Emulator:
             payload = None
         with self.lock:
             self.calls.append({"service": "lambda", "operation": "Invoke", "resource": function, "body": payload})
+            fault = None if problems else self.take_fault("Invoke", raw.decode("utf-8", "replace"))
             if problems:
                 self.model_errors.append({"service": "lambda", "operation": "Invoke", "problems": problems})
-            else:
+            elif fault is None:
                 self.invocations.append({"function": function, "payload": payload})
         if problems:
             return send(start_response, 400, {"__type": "EmulatorModelMismatch", "message": "; ".join(problems)})
+        if fault is not None:
+            return send(start_response, fault.get("status", 400), {"__type": fault["error"], "message": fault.get("message", "injected")})
         start_response("202 Accepted", [("Content-Length", "0")])
         return [b""]
 
