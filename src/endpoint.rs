@@ -7,7 +7,6 @@
 //! invocation's deadline it is handed to the next one (an asynchronous Invoke of the function itself), carrying
 //! only what AWS can no longer tell ([`plan::Operation`]); each invocation looks at the endpoint afresh.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -115,7 +114,7 @@ pub async fn put(req: &Request, spec: EndpointSpec, aas: &Session, ctx: &Context
     if seen.config_name == spec.config_name {
         // On the configuration asked for already: a tags-only update, a duplicate, an adoption as it is, or the
         // rollback Update after a failed update (the endpoint is back on the old configuration).
-        let done = finished(&seen, &[], &[]);
+        let done = plan::finished(&seen, &[], &[]);
         return Ok(Answer::Now(Response::success(&req.echo, seen.arn.clone(), done)));
     }
     start_update(req, &spec, seen, aas, ctx).await
@@ -350,27 +349,13 @@ async fn finish(req: &Request, op: &Operation, outcome: std::result::Result<(), 
         Ok(()) if op.kind == Kind::Delete => Ok(Response::done(&req.echo)),
         Ok(()) => {
             let seen = seen.ok_or_else(|| Error::Conflict(format!("endpoint {} no longer exists", op.endpoint)))?;
-            Ok(Response::success(&req.echo, op.arn.clone(), finished(&seen, &restored, &removed)))
+            Ok(Response::success(&req.echo, op.arn.clone(), plan::finished(&seen, &restored, &removed)))
         }
         Err(reason) => {
             let kept = if restored.is_empty() { String::new() } else { format!("; auto scaling restored on {}", restored.join(", ")) };
             Err(Error::Conflict(format!("endpoint {}: {reason}{kept}", op.endpoint)))
         }
     }
-}
-
-/// The attributes `Fn::GetAtt` reads.
-fn finished(seen: &plan::EndpointView, restored: &[String], removed: &[String]) -> BTreeMap<String, String> {
-    let name = seen.arn.rsplit('/').next().unwrap_or_default();
-    let mut data = BTreeMap::from([
-        ("EndpointArn".to_owned(), seen.arn.clone()),
-        ("EndpointName".to_owned(), name.to_owned()),
-        ("EndpointConfigName".to_owned(), seen.config_name.clone()),
-    ]);
-    // Always present (empty when nothing was saved): Fn::GetAtt of a missing attribute fails the stack.
-    data.insert("RestoredTargets".to_owned(), restored.join(","));
-    data.insert("RemovedTargets".to_owned(), removed.join(","));
-    data
 }
 
 /// Delete: only an endpoint this resource owns, waiting until it is gone.

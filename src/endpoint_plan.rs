@@ -3,6 +3,8 @@
 //! capacity to set back. Time is an argument; nothing here does I/O.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 /// How an endpoint configuration serves one variant.
@@ -236,6 +238,20 @@ pub fn handed_over(event: &str) -> Option<Result<Operation, String>> {
     let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> = serde_json::from_str(event).ok()?;
     let raw = fields.get(OPERATION_KEY)?;
     Some(serde_json::from_str::<Operation>(raw.get()).map_err(|err| format!("the handed-over operation cannot be read: {err}")))
+}
+
+/// The attributes `Fn::GetAtt` reads.
+pub fn finished(seen: &EndpointView, restored: &[String], removed: &[String]) -> BTreeMap<String, String> {
+    let name = seen.arn.rsplit('/').next().unwrap_or_default();
+    let mut data = BTreeMap::from([
+        ("EndpointArn".to_owned(), seen.arn.clone()),
+        ("EndpointName".to_owned(), name.to_owned()),
+        ("EndpointConfigName".to_owned(), seen.config_name.clone()),
+    ]);
+    // Always present (empty when nothing was saved): Fn::GetAtt of a missing attribute fails the stack.
+    data.insert("RestoredTargets".to_owned(), restored.join(","));
+    data.insert("RemovedTargets".to_owned(), removed.join(","));
+    data
 }
 
 #[cfg(test)]
