@@ -58,27 +58,6 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The event as it was sent, with the operation's state: what the next invocation receives.
-pub fn handover_payload(req: &Request, op: &Operation) -> Value {
-    let mut event = json!({
-        "RequestType": req.request_type.as_str(),
-        "ResponseURL": req.response_url,
-        "StackId": req.echo.stack_id,
-        "RequestId": req.echo.request_id,
-        "LogicalResourceId": req.echo.logical_id,
-        "ResourceType": req.resource_type.as_str(),
-        "ResourceProperties": req.properties,
-    });
-    if let Some(id) = &req.echo.physical_id {
-        event["PhysicalResourceId"] = json!(id);
-    }
-    if !req.old_properties.is_null() {
-        event["OldResourceProperties"] = req.old_properties.clone();
-    }
-    event[plan::OPERATION_KEY] = json!(op);
-    event
-}
-
 /// Create or Update, the properties validated.
 ///
 /// # Errors
@@ -99,10 +78,7 @@ pub async fn put(req: &Request, spec: EndpointSpec, aas: &Session, ctx: &Context
     let owner = Owner::from_tags(&aas.sagemaker_tags(&seen.arn).await?);
     if owner.as_ref() != Some(&me) {
         if !spec.adopt {
-            let by = owner.map_or_else(
-                || "made outside this function (it has no ownership tags)".to_owned(),
-                |o| format!("owned by {} in stack {}", o.logical_id, o.stack_id),
-            );
+            let by = whose(owner.as_ref());
             return Err(Error::Conflict(format!(
                 "endpoint {} already exists, {by}; left untouched: set AdoptExisting to true to take it over",
                 spec.name
@@ -111,6 +87,18 @@ pub async fn put(req: &Request, spec: EndpointSpec, aas: &Session, ctx: &Context
         tracing::info!(endpoint = %spec.name, "adopting the endpoint: tagging it as this resource's");
     }
     retag(&seen.arn, &spec.tags, old.as_ref().filter(|_| same_endpoint).map(|o| &o.tags), &me, aas).await?;
+    if seen.config_name == spec.config_name && seen.status != "InService" {
+        // On the configuration asked for, but not ready (a duplicate delivery of a Create still Creating): wait.
+        let op = Operation::start(
+            Kind::Create,
+            spec.name.clone(),
+            seen.arn.clone(),
+            spec.config_name.clone(),
+            plan::service_timeout(&req.properties),
+            now_ms(),
+        );
+        return drive(req, op, aas, ctx).await;
+    }
     if seen.config_name == spec.config_name {
         // On the configuration asked for already: a tags-only update, a duplicate, an adoption as it is, or the
         // rollback Update after a failed update (the endpoint is back on the old configuration).
@@ -118,6 +106,14 @@ pub async fn put(req: &Request, spec: EndpointSpec, aas: &Session, ctx: &Context
         return Ok(Answer::Now(Response::success(&req.echo, seen.arn.clone(), done)));
     }
     start_update(req, &spec, seen, aas, ctx).await
+}
+
+/// Who owns an endpoint, for a Reason or a log line.
+fn whose(owner: Option<&Owner>) -> String {
+    owner.map_or_else(
+        || "made outside this function (it has no ownership tags)".to_owned(),
+        |o| format!("owned by {} in stack {}", o.logical_id, o.stack_id),
+    )
 }
 
 /// Puts the ownership tags and the template's tags on the endpoint, and removes the tags the template dropped.
@@ -201,7 +197,7 @@ async fn hand_over(req: &Request, op: &Operation, function: &str, aas: &Session)
         let tag = json!([{"Key": OPERATION_TAG, "Value": op.token}]);
         aas.sagemaker("AddTags", &json!({"ResourceArn": op.arn, "Tags": tag})).await?;
     }
-    aas.hand_over(function, &handover_payload(req, op)).await
+    aas.hand_over(function, &plan::handover_payload(req, op)).await
 }
 
 /// A handed-over operation: carried on only by the delivery that holds the token the endpoint carries (Lambda
@@ -378,9 +374,7 @@ pub async fn delete(req: &Request, aas: &Session, ctx: &Context) -> Result<Answe
     match Owner::from_tags(&aas.sagemaker_tags(&seen.arn).await?) {
         Some(owner) if owner == me => {}
         other => {
-            let whose = other
-                .map_or_else(|| "it has no ownership tags".to_owned(), |o| format!("owned by {} in stack {}", o.logical_id, o.stack_id));
-            tracing::info!(endpoint = %name, "endpoint left in place: {whose}");
+            tracing::info!(endpoint = %name, "endpoint left in place: {}", whose(other.as_ref()));
             return Ok(Answer::Now(Response::done(&req.echo)));
         }
     }

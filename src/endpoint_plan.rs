@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
+
+use crate::request::Request;
 
 /// How an endpoint configuration serves one variant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,6 +254,27 @@ pub fn finished(seen: &EndpointView, restored: &[String], removed: &[String]) ->
     data.insert("RestoredTargets".to_owned(), restored.join(","));
     data.insert("RemovedTargets".to_owned(), removed.join(","));
     data
+}
+
+/// The event as it was sent, with the operation's state: what the next invocation receives.
+pub fn handover_payload(req: &Request, op: &Operation) -> Value {
+    let mut event = json!({
+        "RequestType": req.request_type.as_str(),
+        "ResponseURL": req.response_url,
+        "StackId": req.echo.stack_id,
+        "RequestId": req.echo.request_id,
+        "LogicalResourceId": req.echo.logical_id,
+        "ResourceType": req.resource_type.as_str(),
+        "ResourceProperties": req.properties,
+    });
+    if let Some(id) = &req.echo.physical_id {
+        event["PhysicalResourceId"] = json!(id);
+    }
+    if !req.old_properties.is_null() {
+        event["OldResourceProperties"] = req.old_properties.clone();
+    }
+    event[OPERATION_KEY] = json!(op);
+    event
 }
 
 #[cfg(test)]

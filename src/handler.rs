@@ -224,7 +224,7 @@ impl Handler {
         let Ok(op) = serde_json::from_value::<crate::endpoint_plan::Operation>(state) else { return false };
         let limit = deadline.checked_sub(self.settings.margin * 2 / 3).unwrap_or(deadline);
         let session = Session::new(self.clients.clone(), limit, Progress::default(), self.settings.consistency_window);
-        let payload = endpoint::handover_payload(req, &op);
+        let payload = crate::endpoint_plan::handover_payload(req, &op);
         match session.hand_over(function, &payload).await {
             Ok(()) => {
                 tracing::error!("the operation was interrupted; handed to the next invocation, which restores and answers");

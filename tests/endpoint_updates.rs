@@ -379,3 +379,21 @@ async fn an_operation_that_cannot_be_handed_over_restores_and_answers() {
     assert!(body["Reason"].as_str().unwrap().contains("could not be handed"), "{body}");
     assert_eq!(scaling_of(&f, &variant_id(name, "a")).await, before, "restored before answering");
 }
+
+#[tokio::test]
+async fn a_duplicate_create_of_an_endpoint_still_creating_waits_for_it() {
+    let name = "dup-ep";
+    let (f, stack) = setup("dup", name).await;
+    f.emulator.endpoint_config("dup-ep-c1", json!([{"name": "a", "instance_type": "ml.m5.large", "instances": 1}])).await;
+    // This resource's own endpoint, from a first delivery, still Creating.
+    let owner = json!({"cfn-sagemaker-autoscaling:stack-id": stack.id, "cfn-sagemaker-autoscaling:logical-id": "Endpoint"});
+    let spec = json!({"kind": "endpoint", "name": name, "config": "dup-ep-c1", "status": "Creating", "tags": owner,
+        "then": [{"after": 3, "status": "InService"}]});
+    f.emulator.sagemaker(spec).await;
+    let started = std::time::Instant::now();
+    let (body, _) =
+        f.send_long(&stack.event("Create", "Endpoint", ENDPOINT, endpoint_props(name, "dup-ep-c1"), None, None), PER_INVOCATION, 4).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert!(started.elapsed() >= Duration::from_millis(2500), "answered before the endpoint was InService");
+    assert!(f.logs().contains("status=Creating"), "{}", f.logs());
+}
