@@ -17,7 +17,7 @@ use crate::model::endpoint_spec::{EndpointSpec, default_name};
 use crate::model::target_spec::{Owner, Tags};
 use crate::request::{Request, RequestType};
 use crate::response::Response;
-use crate::sagemaker::poll_delay;
+use crate::sagemaker::{ENDPOINT_TRANSITIONS, poll_delay};
 use crate::shell::Session;
 use crate::{Error, Result};
 
@@ -52,6 +52,11 @@ pub struct Context {
     /// `cdk-provider` mode: an operation that must wait is answered [`Answer::Started`]; the framework's
     /// `isComplete` calls [`poll`].
     pub provider: bool,
+}
+
+/// A new operation of `kind`, started now, with the resource's `ServiceTimeout`.
+fn start(req: &Request, kind: Kind, endpoint: String, arn: String, new_config: String) -> Operation {
+    Operation::start(kind, endpoint, arn, new_config, plan::service_timeout(&req.properties), now_ms())
 }
 
 fn now_ms() -> u64 {
@@ -89,14 +94,7 @@ pub async fn put(req: &Request, spec: EndpointSpec, aas: &Session, ctx: &Context
     retag(&seen.arn, &spec.tags, old.as_ref().filter(|_| same_endpoint).map(|o| &o.tags), &me, aas).await?;
     if seen.config_name == spec.config_name && seen.status != "InService" {
         // On the configuration asked for, but not ready (a duplicate delivery of a Create still Creating): wait.
-        let op = Operation::start(
-            Kind::Create,
-            spec.name.clone(),
-            seen.arn.clone(),
-            spec.config_name.clone(),
-            plan::service_timeout(&req.properties),
-            now_ms(),
-        );
+        let op = start(req, Kind::Create, spec.name.clone(), seen.arn.clone(), spec.config_name.clone());
         return drive(req, op, aas, ctx).await;
     }
     if seen.config_name == spec.config_name {
@@ -110,18 +108,17 @@ pub async fn put(req: &Request, spec: EndpointSpec, aas: &Session, ctx: &Context
 
 /// Who owns an endpoint, for a Reason or a log line.
 fn whose(owner: Option<&Owner>) -> String {
-    owner.map_or_else(
-        || "made outside this function (it has no ownership tags)".to_owned(),
-        |o| format!("owned by {} in stack {}", o.logical_id, o.stack_id),
-    )
+    owner.map_or_else(|| "made outside this function (it has no ownership tags)".to_owned(), Owner::to_string)
+}
+
+/// The template's tags and the ownership tags naming `me`, as SageMaker takes them (`[{Key, Value}]`).
+fn owned_tags(tags: &Tags, me: &Owner) -> Vec<Value> {
+    tags.iter().chain(me.tags().iter()).map(|(k, v)| json!({"Key": k, "Value": v})).collect()
 }
 
 /// Puts the ownership tags and the template's tags on the endpoint, and removes the tags the template dropped.
 async fn retag(arn: &str, tags: &Tags, old_tags: Option<&Tags>, me: &Owner, aas: &Session) -> Result<()> {
-    let mut all = tags.clone();
-    all.extend(me.tags());
-    let list: Vec<Value> = all.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
-    aas.sagemaker("AddTags", &json!({"ResourceArn": arn, "Tags": list})).await?;
+    aas.sagemaker("AddTags", &json!({"ResourceArn": arn, "Tags": owned_tags(tags, me)})).await?;
     let removed: Vec<&String> = old_tags.map(|old| old.keys().filter(|k| !tags.contains_key(*k)).collect()).unwrap_or_default();
     if !removed.is_empty() {
         aas.sagemaker("DeleteTags", &json!({"ResourceArn": arn, "TagKeys": removed})).await?;
@@ -130,24 +127,21 @@ async fn retag(arn: &str, tags: &Tags, old_tags: Option<&Tags>, me: &Owner, aas:
 }
 
 async fn create(req: &Request, spec: &EndpointSpec, me: &Owner, aas: &Session, ctx: &Context) -> Result<Answer> {
-    let mut all = spec.tags.clone();
-    all.extend(me.tags());
-    let tags: Vec<Value> = all.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
+    let tags = owned_tags(&spec.tags, me);
     let created =
         aas.sagemaker("CreateEndpoint", &json!({"EndpointName": spec.name, "EndpointConfigName": spec.config_name, "Tags": tags})).await?;
     let arn = created.get("EndpointArn").and_then(Value::as_str).unwrap_or_default().to_owned();
     // From here a failed Create names the endpoint, so the rollback Delete removes it.
     aas.wrote(arn.clone());
     tracing::info!(endpoint = %spec.name, step = "create", "CreateEndpoint called; waiting for InService");
-    let op =
-        Operation::start(Kind::Create, spec.name.clone(), arn, spec.config_name.clone(), plan::service_timeout(&req.properties), now_ms());
+    let op = start(req, Kind::Create, spec.name.clone(), arn, spec.config_name.clone());
     drive(req, op, aas, ctx).await
 }
 
 /// Steps 1 to 4: look, save, deregister what SageMaker would refuse, UpdateEndpoint.
 async fn start_update(req: &Request, spec: &EndpointSpec, mut seen: plan::EndpointView, aas: &Session, ctx: &Context) -> Result<Answer> {
     let mut looks = 0;
-    while matches!(seen.status.as_str(), "Creating" | "Updating" | "SystemUpdating" | "RollingBack") {
+    while ENDPOINT_TRANSITIONS.contains(&seen.status.as_str()) {
         looks += 1;
         tracing::info!(endpoint = %spec.name, step = "look", status = %seen.status, "waiting before the update");
         let delay = poll_delay(looks, fastrand::f64());
@@ -166,14 +160,7 @@ async fn start_update(req: &Request, spec: &EndpointSpec, mut seen: plan::Endpoi
         saved.extend(aas.save_targets(variant, &format!("endpoint/{}/variant/{variant}", spec.name), capacity).await?);
     }
     tracing::info!(endpoint = %spec.name, step = "save", refused = ?refused, targets = saved.len(), "saved what SageMaker would refuse");
-    let mut op = Operation::start(
-        Kind::Update,
-        spec.name.clone(),
-        seen.arn.clone(),
-        spec.config_name.clone(),
-        plan::service_timeout(&req.properties),
-        now_ms(),
-    );
+    let mut op = start(req, Kind::Update, spec.name.clone(), seen.arn.clone(), spec.config_name.clone());
     op.reason_before = seen.failure_reason.clone();
     op.saved = saved;
     aas.keep(&op);
@@ -232,16 +219,7 @@ async fn drive(req: &Request, mut op: Operation, aas: &Session, ctx: &Context) -
     aas.keep(&op);
     let mut looks = 0;
     loop {
-        if plan::past_deadline(&op, OPERATION_MARGIN_MS.min(op.service_timeout_s * 250), now_ms()) {
-            let seen = aas.endpoint_view(&op.endpoint).await?;
-            let status = seen.map_or_else(|| "gone".to_owned(), |s| s.status);
-            let minutes = now_ms().saturating_sub(op.started_ms) / 60_000;
-            let why =
-                format!("endpoint {} is still {status} after {minutes} minutes, at the end of the resource's ServiceTimeout", op.endpoint);
-            return finish(req, &op, Err(why), aas).await.map(Answer::Now);
-        }
-        let seen = aas.endpoint_view(&op.endpoint).await?;
-        let outcome = outcome_of(&op, seen.as_ref());
+        let outcome = look(&op, aas).await?;
         match outcome {
             Outcome::Succeeded => return finish(req, &op, Ok(()), aas).await.map(Answer::Now),
             Outcome::Failed(reason) => return finish(req, &op, Err(reason), aas).await.map(Answer::Now),
@@ -287,14 +265,7 @@ async fn drive(req: &Request, mut op: Operation, aas: &Session, ctx: &Context) -
 /// # Errors
 /// The operation failed (SageMaker's reason), or an AWS error.
 pub async fn poll(req: &Request, op: Operation, aas: &Session) -> Result<Answer> {
-    if plan::past_deadline(&op, OPERATION_MARGIN_MS.min(op.service_timeout_s * 250), now_ms()) {
-        let minutes = now_ms().saturating_sub(op.started_ms) / 60_000;
-        let why =
-            format!("endpoint {} is still in transition after {minutes} minutes, at the end of the resource's ServiceTimeout", op.endpoint);
-        return finish(req, &op, Err(why), aas).await.map(Answer::Now);
-    }
-    let seen = aas.endpoint_view(&op.endpoint).await?;
-    let outcome = outcome_of(&op, seen.as_ref());
+    let outcome = look(&op, aas).await?;
     match outcome {
         Outcome::Waiting(status) => {
             tracing::info!(endpoint = %op.endpoint, step = "wait", %status, "not complete yet");
@@ -303,6 +274,20 @@ pub async fn poll(req: &Request, op: Operation, aas: &Session) -> Result<Answer>
         Outcome::Succeeded => finish(req, &op, Ok(()), aas).await.map(Answer::Now),
         Outcome::Failed(reason) => finish(req, &op, Err(reason), aas).await.map(Answer::Now),
     }
+}
+
+/// One look at the endpoint: what it means for the operation. Past the operation's own deadline (its first start
+/// plus ServiceTimeout, less the margin) a status still in transition is a failure naming it and the minutes waited.
+async fn look(op: &Operation, aas: &Session) -> Result<Outcome> {
+    let seen = aas.endpoint_view(&op.endpoint).await?;
+    if plan::past_deadline(op, OPERATION_MARGIN_MS.min(op.service_timeout_s * 250), now_ms()) {
+        let status = seen.map_or_else(|| "gone".to_owned(), |s| s.status);
+        let minutes = now_ms().saturating_sub(op.started_ms) / 60_000;
+        let why =
+            format!("endpoint {} is still {status} after {minutes} minutes, at the end of the resource's ServiceTimeout", op.endpoint);
+        return Ok(Outcome::Failed(why));
+    }
+    Ok(outcome_of(op, seen.as_ref()))
 }
 
 fn outcome_of(op: &Operation, seen: Option<&plan::EndpointView>) -> Outcome {
@@ -382,6 +367,6 @@ pub async fn delete(req: &Request, aas: &Session, ctx: &Context) -> Result<Answe
         aas.sagemaker("DeleteEndpoint", &json!({"EndpointName": name})).await?;
     }
     tracing::info!(endpoint = %name, step = "delete", "DeleteEndpoint called; waiting until it is gone");
-    let op = Operation::start(Kind::Delete, name, seen.arn, String::new(), plan::service_timeout(&req.properties), now_ms());
+    let op = start(req, Kind::Delete, name, seen.arn, String::new());
     drive(req, op, aas, ctx).await
 }

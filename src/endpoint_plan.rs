@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::request::Request;
+use crate::sagemaker::ENDPOINT_TRANSITIONS;
 
 /// How an endpoint configuration serves one variant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,14 +74,12 @@ pub enum Outcome {
     Failed(String),
 }
 
-const TRANSITIONS: [&str; 5] = ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"];
-
 /// An update: done when `InService` on the new configuration with no new `FailureReason`; failed when it rolled
 /// back (`InService` on another configuration, or a `FailureReason` it did not have before) or ended `Failed`
 /// / `UpdateRollbackFailed` (terraform-provider-aws #39099: a rolled-back update is not a success).
 pub fn update_outcome(seen: Option<&EndpointView>, new_config: &str, reason_before: Option<&str>) -> Outcome {
     let Some(seen) = seen else { return Outcome::Failed("the endpoint no longer exists".into()) };
-    if TRANSITIONS.contains(&seen.status.as_str()) {
+    if ENDPOINT_TRANSITIONS.contains(&seen.status.as_str()) || seen.status == "Deleting" {
         return Outcome::Waiting(seen.status.clone());
     }
     let new_reason = seen.failure_reason.as_deref().filter(|r| Some(*r) != reason_before);
@@ -237,6 +236,10 @@ pub fn is_complete_call(event: &str) -> Option<Option<Operation>> {
 /// The operation a handed-over event carries: `None` for an ordinary event, an error Reason for a state that
 /// cannot be read (a FAILED, never silence).
 pub fn handed_over(event: &str) -> Option<Result<Operation, String>> {
+    // Every invocation asks; only a hand-over's text holds the key, so the others are not parsed again.
+    if !event.contains(OPERATION_KEY) {
+        return None;
+    }
     let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> = serde_json::from_str(event).ok()?;
     let raw = fields.get(OPERATION_KEY)?;
     Some(serde_json::from_str::<Operation>(raw.get()).map_err(|err| format!("the handed-over operation cannot be read: {err}")))

@@ -132,12 +132,22 @@ impl Handler {
         }
     }
 
+    /// A session over the process's clients whose retries end at `limit`.
+    fn session(&self, limit: Instant, progress: Progress) -> Session {
+        Session::new(self.clients.clone(), limit, progress, self.settings.consistency_window)
+    }
+
+    /// The moment clean-up work after a failure must end: part of the margin kept for the answer stays for it.
+    fn in_margin(&self, deadline: Instant) -> Instant {
+        deadline.checked_sub(self.settings.margin * 2 / 3).unwrap_or(deadline)
+    }
+
     /// Handles a request under the guard: the answer, or a FAILED saying why there is none; `None` when a
     /// long operation was handed to the next invocation, which will answer.
     pub async fn process(&self, req: Request, deadline: Instant, context: endpoint::Context) -> Option<Response> {
         let limit = guard::work_limit(deadline, self.settings.margin, Instant::now());
         let progress = Progress::default();
-        let session = Session::new(self.clients.clone(), limit, progress.clone(), self.settings.consistency_window);
+        let session = self.session(limit, progress.clone());
         let function = context.function.clone();
         let work = {
             let req = req.clone();
@@ -196,7 +206,7 @@ impl Handler {
     async fn is_complete(&self, req: Request, polled: Option<Operation>, deadline: Instant) -> Result<Value, String> {
         let Some(op) = polled else { return Ok(json!({"IsComplete": true})) };
         let limit = guard::work_limit(deadline, self.settings.margin, Instant::now());
-        let session = Session::new(self.clients.clone(), limit, Progress::default(), self.settings.consistency_window);
+        let session = self.session(limit, Progress::default());
         let work = async move { endpoint::poll(&req, op, &session).await }.in_current_span();
         match guard::run(work, limit).await {
             Ok(Ok(endpoint::Answer::Now(response))) if response.status == Status::Success => {
@@ -222,8 +232,7 @@ impl Handler {
         // The endpoint's token was claimed by this invocation: the recovery needs none.
         state["token"] = Value::Null;
         let Ok(op) = serde_json::from_value::<crate::endpoint_plan::Operation>(state) else { return false };
-        let limit = deadline.checked_sub(self.settings.margin * 2 / 3).unwrap_or(deadline);
-        let session = Session::new(self.clients.clone(), limit, Progress::default(), self.settings.consistency_window);
+        let session = self.session(self.in_margin(deadline), Progress::default());
         let payload = crate::endpoint_plan::handover_payload(req, &op);
         match session.hand_over(function, &payload).await {
             Ok(()) => {
@@ -245,8 +254,8 @@ impl Handler {
         let mut delete = req.clone();
         delete.request_type = RequestType::Delete;
         delete.echo.physical_id = Some(new_id);
-        let limit = deadline.checked_sub(self.settings.margin * 2 / 3).unwrap_or(deadline);
-        let session = Session::new(self.clients.clone(), limit, Progress::default(), self.settings.consistency_window);
+        let limit = self.in_margin(deadline);
+        let session = self.session(limit, Progress::default());
         let work = async move { dispatch(&delete, &session, &endpoint::Context::default()).await }.in_current_span();
         match guard::run(work, limit).await {
             Ok(Some(response)) if response.status == Status::Success => {}

@@ -61,7 +61,8 @@ pub enum Readiness {
     Fail(String),
 }
 
-const ENDPOINT_TRANSITIONS: [&str; 4] = ["Creating", "Updating", "SystemUpdating", "RollingBack"];
+/// The endpoint statuses that end by themselves (waited for, never failed on).
+pub const ENDPOINT_TRANSITIONS: [&str; 4] = ["Creating", "Updating", "SystemUpdating", "RollingBack"];
 const ENDPOINT_FAILED: [&str; 4] = ["Failed", "OutOfService", "Deleting", "UpdateRollbackFailed"];
 const COMPONENT_TRANSITIONS: [&str; 2] = ["Creating", "Updating"];
 const COMPONENT_FAILED: [&str; 2] = ["Failed", "Deleting"];

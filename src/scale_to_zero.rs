@@ -88,7 +88,7 @@ pub fn owner_of(tags: Option<&Tags>, me: &Owner) -> AlarmOwner {
     let Some(tags) = tags else { return AlarmOwner::Absent };
     match Owner::from_tags(tags) {
         Some(owner) if &owner == me => AlarmOwner::Me,
-        Some(owner) => AlarmOwner::Foreign(format!("owned by {} in stack {}", owner.logical_id, owner.stack_id)),
+        Some(owner) => AlarmOwner::Foreign(owner.to_string()),
         None => AlarmOwner::Foreign("made outside this function (it has no ownership tags)".into()),
     }
 }

@@ -42,7 +42,7 @@ pub fn plan_create(spec: &TargetSpec, me: &Owner, current: Option<&Current>) -> 
         return Ok(vec![Call::Register(spec.registration(None)), Call::Tag(all_tags)]);
     }
     let by = match owner {
-        Some(owner) => format!("owned by {} in stack {}", owner.logical_id, owner.stack_id),
+        Some(owner) => owner.to_string(),
         None => "registered outside this function (it has no ownership tags)".to_owned(),
     };
     Err(Error::Conflict(format!(
@@ -85,7 +85,7 @@ pub fn plan_delete(me: &Owner, current: Option<&Current>) -> DeletePlan {
     let Some(current) = current else { return DeletePlan::Gone };
     match Owner::from_tags(&current.tags) {
         Some(owner) if &owner == me => DeletePlan::Deregister,
-        Some(owner) => DeletePlan::Keep(format!("owned by {} in stack {}", owner.logical_id, owner.stack_id)),
+        Some(owner) => DeletePlan::Keep(owner.to_string()),
         None => DeletePlan::Keep("it has no ownership tags, so it was not registered by this function".into()),
     }
 }

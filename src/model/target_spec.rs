@@ -235,6 +235,13 @@ impl Owner {
     }
 }
 
+/// `owned by <logical id> in stack <stack id>`, as every Reason and log line names an owner.
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "owned by {} in stack {}", self.logical_id, self.stack_id)
+    }
+}
+
 /// One RegisterScalableTarget request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {

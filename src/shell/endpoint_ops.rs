@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::sagemaker::{endpoint_state, is_missing};
 use super::{NotFound, Session};
 use crate::endpoint_plan::{ConfigVariant, EndpointView, SavedTarget, config_variants};
 use crate::model::target_spec::Tags;
@@ -29,11 +30,7 @@ impl Session {
     pub async fn endpoint_view(&self, name: &str) -> Result<Option<EndpointView>> {
         match self.sagemaker("DescribeEndpoint", &json!({"EndpointName": name})).await {
             Ok(value) => Ok(Some(view(&value))),
-            Err(Error::Aws { code, message, .. })
-                if code == "ValidationException" && message.to_ascii_lowercase().contains("could not find") =>
-            {
-                Ok(None)
-            }
+            Err(err) if is_missing(&err) => Ok(None),
             Err(err) => Err(err),
         }
     }
@@ -181,22 +178,16 @@ impl Session {
     }
 }
 
-/// DescribeEndpoint's answer as an operation needs it.
+/// DescribeEndpoint's answer as an operation needs it: the state a target's check reads ([`endpoint_state`]), with
+/// the configuration and the ARN.
 pub fn view(value: &Value) -> EndpointView {
-    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
-    let variants = value.get("ProductionVariants").and_then(Value::as_array).cloned().unwrap_or_default();
+    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned).unwrap_or_default();
+    let state = endpoint_state(value);
     EndpointView {
-        status: text("EndpointStatus").unwrap_or_default(),
-        config_name: text("EndpointConfigName").unwrap_or_default(),
-        failure_reason: text("FailureReason"),
-        arn: text("EndpointArn").unwrap_or_default(),
-        variants: variants
-            .iter()
-            .map(|v| {
-                let name = v.get("VariantName").and_then(Value::as_str).unwrap_or_default().to_owned();
-                let serverless = v.pointer("/CurrentServerlessConfig/ProvisionedConcurrency").and_then(Value::as_i64);
-                (name, v.get("CurrentInstanceCount").and_then(Value::as_i64).or(serverless))
-            })
-            .collect(),
+        status: state.status,
+        config_name: text("EndpointConfigName"),
+        failure_reason: state.failure_reason,
+        arn: text("EndpointArn"),
+        variants: state.variants.into_iter().map(|v| (v.name, v.current_capacity)).collect(),
     }
 }

@@ -60,7 +60,7 @@ impl Session {
 }
 
 /// SageMaker answers a describe of something unknown with a ValidationException "Could not find ...".
-fn is_missing(err: &Error) -> bool {
+pub(super) fn is_missing(err: &Error) -> bool {
     match err {
         Error::Aws { code, message, .. } => {
             code == "ResourceNotFound" || (code == "ValidationException" && message.to_ascii_lowercase().contains("could not find"))
