@@ -174,6 +174,22 @@ function schedule(s: ScheduleOptions): { [key: string]: any } {
   };
 }
 
+/** One of the function's custom resources, with the provider and ServiceTimeout of `options`. */
+function resource(scope: Construct, resourceType: string, options: ResourceOptions, defaultTimeout: Duration,
+  properties: { [key: string]: any }): CustomResource {
+  return new CustomResource(scope, 'Resource', {
+    serviceToken: (options.provider ?? SageMakerAutoScalingProvider.of(scope)).serviceToken,
+    serviceTimeout: options.serviceTimeout ?? defaultTimeout,
+    resourceType,
+    properties,
+  });
+}
+
+/** Tags as CloudFormation's `[{Key, Value}]`. */
+function cfnTags(tags?: { [key: string]: string }): { Key: string; Value: string }[] | undefined {
+  return tags ? Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) : undefined;
+}
+
 /** `Custom::SageMakerScalableTarget`. */
 export class ScalableTarget extends Construct {
   /** The target's id (`<ResourceId>|<ScalableDimension>|sagemaker`), as the native `Ref`. */
@@ -182,7 +198,6 @@ export class ScalableTarget extends Construct {
   public readonly attrCurrentCapacity: string;
   public readonly attrMinCapacity: string;
   public readonly attrMaxCapacity: string;
-  private readonly resource: CustomResource;
   private readonly props: ScalableTargetProps;
 
   constructor(scope: Construct, id: string, props: ScalableTargetProps) {
@@ -197,12 +212,7 @@ export class ScalableTarget extends Construct {
     const names = (props.scheduledActions ?? []).map((a) => a.scheduledActionName);
     if (new Set(names).size !== names.length) throw new Error('scheduledActions names an action twice');
     this.props = props;
-    const provider = props.provider ?? SageMakerAutoScalingProvider.of(this);
-    this.resource = new CustomResource(this, 'Resource', {
-      serviceToken: provider.serviceToken,
-      serviceTimeout: props.serviceTimeout ?? Duration.minutes(16),
-      resourceType: 'Custom::SageMakerScalableTarget',
-      properties: {
+    const created = resource(this, 'Custom::SageMakerScalableTarget', props, Duration.minutes(16), {
         EndpointName: props.endpointName,
         VariantName: byVariant ? (props.variantName ?? 'AllTraffic') : undefined,
         InferenceComponentName: props.inferenceComponentName,
@@ -211,15 +221,14 @@ export class ScalableTarget extends Construct {
         MaxCapacity: props.maxCapacity,
         ScaleToZero: props.scaleToZero,
         AdoptExisting: props.adoptExisting,
-        Tags: props.tags ? Object.entries(props.tags).map(([Key, Value]) => ({ Key, Value })) : undefined,
+        Tags: cfnTags(props.tags),
         ScheduledActions: props.scheduledActions?.map((a) => ({ ScheduledActionName: a.scheduledActionName, ...schedule(a) })),
-      },
     });
-    this.targetId = this.resource.ref;
-    this.attrScalableTargetArn = this.resource.getAttString('ScalableTargetARN');
-    this.attrCurrentCapacity = this.resource.getAttString('CurrentCapacity');
-    this.attrMinCapacity = this.resource.getAttString('MinCapacity');
-    this.attrMaxCapacity = this.resource.getAttString('MaxCapacity');
+    this.targetId = created.ref;
+    this.attrScalableTargetArn = created.getAttString('ScalableTargetARN');
+    this.attrCurrentCapacity = created.getAttString('CurrentCapacity');
+    this.attrMinCapacity = created.getAttString('MinCapacity');
+    this.attrMaxCapacity = created.getAttString('MaxCapacity');
   }
 
   /** Target tracking on invocations per instance (endpoint variants). */
@@ -287,11 +296,7 @@ export class ScalingPolicy extends Construct {
     if ((t === undefined) === (props.stepScaling === undefined)) throw new Error('give targetTracking or stepScaling');
     if (t && (t.predefinedMetric === undefined) === (t.customizedMetric === undefined)) throw new Error('give predefinedMetric or customizedMetric');
     if (t && !(t.targetValue > 0)) throw new Error(`targetValue must be greater than 0, got ${t.targetValue}`);
-    const resource = new CustomResource(this, 'Resource', {
-      serviceToken: (props.provider ?? SageMakerAutoScalingProvider.of(this)).serviceToken,
-      serviceTimeout: props.serviceTimeout ?? Duration.minutes(16),
-      resourceType: 'Custom::SageMakerScalingPolicy',
-      properties: {
+    const created = resource(this, 'Custom::SageMakerScalingPolicy', props, Duration.minutes(16), {
         PolicyName: props.policyName,
         PolicyType: t ? 'TargetTrackingScaling' : 'StepScaling',
         ScalingTargetId: props.target.targetId,
@@ -304,10 +309,9 @@ export class ScalingPolicy extends Construct {
           DisableScaleIn: t.disableScaleIn,
         } : undefined,
         StepScalingPolicyConfiguration: props.stepScaling,
-      },
     });
-    this.policyArn = resource.ref;
-    this.attrAlarms = resource.getAttString('Alarms');
+    this.policyArn = created.ref;
+    this.attrAlarms = created.getAttString('Alarms');
   }
 }
 
@@ -323,13 +327,8 @@ export class ScheduledAction extends Construct {
 
   constructor(scope: Construct, id: string, props: ScheduledActionProps) {
     super(scope, id);
-    const resource = new CustomResource(this, 'Resource', {
-      serviceToken: (props.provider ?? SageMakerAutoScalingProvider.of(this)).serviceToken,
-      serviceTimeout: props.serviceTimeout ?? Duration.minutes(16),
-      resourceType: 'Custom::SageMakerScheduledAction',
-      properties: { ScheduledActionName: props.scheduledActionName, ScalingTargetId: props.target.targetId, ...schedule(props) },
-    });
-    this.attrScheduledActionArn = resource.getAttString('ScheduledActionARN');
+    const created = resource(this, 'Custom::SageMakerScheduledAction', props, Duration.minutes(16), { ScheduledActionName: props.scheduledActionName, ScalingTargetId: props.target.targetId, ...schedule(props) });
+    this.attrScheduledActionArn = created.getAttString('ScheduledActionARN');
   }
 }
 
@@ -354,22 +353,17 @@ export class Endpoint extends Construct {
 
   constructor(scope: Construct, id: string, props: EndpointProps) {
     super(scope, id);
-    const resource = new CustomResource(this, 'Resource', {
-      serviceToken: (props.provider ?? SageMakerAutoScalingProvider.of(this)).serviceToken,
-      serviceTimeout: props.serviceTimeout ?? Duration.hours(1),
-      resourceType: 'Custom::SageMakerEndpoint',
-      properties: {
+    const created = resource(this, 'Custom::SageMakerEndpoint', props, Duration.hours(1), {
         EndpointName: props.endpointName,
         EndpointConfigName: props.endpointConfigName,
         DeploymentConfig: props.deploymentConfig,
         RetainAllVariantProperties: props.retainAllVariantProperties,
         AdoptExisting: props.adoptExisting,
-        Tags: props.tags ? Object.entries(props.tags).map(([Key, Value]) => ({ Key, Value })) : undefined,
-      },
+        Tags: cfnTags(props.tags),
     });
-    this.endpointArn = resource.ref;
-    this.endpointName = resource.getAttString('EndpointName');
-    this.attrRestoredTargets = resource.getAttString('RestoredTargets');
-    this.attrRemovedTargets = resource.getAttString('RemovedTargets');
+    this.endpointArn = created.ref;
+    this.endpointName = created.getAttString('EndpointName');
+    this.attrRestoredTargets = created.getAttString('RestoredTargets');
+    this.attrRemovedTargets = created.getAttString('RemovedTargets');
   }
 }
