@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::request::Request;
 use crate::sagemaker::ENDPOINT_TRANSITIONS;
 
 /// How an endpoint configuration serves one variant.
@@ -29,8 +28,12 @@ pub struct ConfigVariant {
 
 /// DescribeEndpointConfig's variants.
 pub fn config_variants(config: &Value) -> Vec<ConfigVariant> {
-    let list = config.get("ProductionVariants").and_then(Value::as_array).cloned().unwrap_or_default();
-    list.iter()
+    // Shadow variants are refused the same way (SageMaker checks every registered variant).
+    let lists = ["ProductionVariants", "ShadowProductionVariants"].map(|key| config.get(key).and_then(Value::as_array));
+    lists
+        .into_iter()
+        .flatten()
+        .flatten()
         .map(|v| ConfigVariant {
             name: v.get("VariantName").and_then(Value::as_str).unwrap_or_default().to_owned(),
             serving: match v.get("InstanceType").and_then(Value::as_str) {
@@ -60,8 +63,30 @@ pub struct EndpointView {
     pub config_name: String,
     pub failure_reason: Option<String>,
     pub arn: String,
-    /// Each variant's name and `CurrentInstanceCount` (or current provisioned concurrency).
-    pub variants: Vec<(String, Option<i64>)>,
+    /// Each live variant.
+    pub variants: Vec<LiveVariant>,
+}
+
+/// A variant of the live endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveVariant {
+    pub name: String,
+    /// `CurrentInstanceCount` (or the current provisioned concurrency).
+    pub capacity: Option<i64>,
+    /// On instances (rather than serverless).
+    pub on_instances: bool,
+}
+
+impl EndpointView {
+    /// Each live variant's name and whether it is on instances (see [`restore_plan`]).
+    pub fn kinds(&self) -> Vec<(String, bool)> {
+        self.variants.iter().map(|v| (v.name.clone(), v.on_instances)).collect()
+    }
+
+    /// The capacity of the variant named `name`.
+    pub fn capacity_of(&self, name: &str) -> Option<i64> {
+        self.variants.iter().find(|v| v.name == name).and_then(|v| v.capacity)
+    }
 }
 
 /// What the endpoint's state means for the operation.
@@ -115,14 +140,21 @@ pub struct SavedTarget {
     pub dimension: String,
     pub min: i64,
     pub max: i64,
-    /// `SuspendedState` as the service showed it.
+    /// `SuspendedState` as the service showed it (`null` when it showed none).
     pub suspended: Value,
+    /// The target's own `RoleARN`, when it had one.
+    #[serde(default)]
+    pub role_arn: Option<String>,
     /// Every tag, the ownership tags included: the owner stays the owner.
     pub tags: Map<String, Value>,
     /// Each scaling policy, as DescribeScalingPolicies showed it.
     pub policies: Vec<Value>,
     /// Each scheduled action, as DescribeScheduledActions showed it.
     pub actions: Vec<Value>,
+    /// The alarms whose actions name one of the step policies (DescribeAlarms' MetricAlarms): deleting the
+    /// policy deletes that action, so the alarm is put back with the re-created policy's ARN.
+    #[serde(default)]
+    pub alarms: Vec<Value>,
     /// The variant's capacity before the update (instances, or provisioned concurrency).
     pub capacity: Option<i64>,
 }
@@ -132,11 +164,61 @@ impl SavedTarget {
     pub fn physical_id(&self) -> String {
         format!("{}|{}|sagemaker", self.resource_id, self.dimension)
     }
+
+    /// Whether the target scales a variant on instances (rather than a serverless one).
+    pub fn on_instances(&self) -> bool {
+        self.dimension == "sagemaker:variant:DesiredInstanceCount"
+    }
 }
 
-/// Which saved targets go back (their variant is on the live endpoint) and which stay removed (dropped).
-pub fn restore_plan<'a>(saved: &'a [SavedTarget], live_variants: &[String]) -> (Vec<&'a SavedTarget>, Vec<&'a SavedTarget>) {
-    saved.iter().partition(|t| live_variants.contains(&t.variant))
+/// Which saved targets go back (their variant is on the live endpoint, and of the same kind: instances or
+/// serverless) and which stay removed (dropped, or now of the other kind). `live` is each live variant's name
+/// and whether it is on instances.
+pub fn restore_plan<'a>(saved: &'a [SavedTarget], live: &[(String, bool)]) -> (Vec<&'a SavedTarget>, Vec<&'a SavedTarget>) {
+    saved.iter().partition(|t| live.iter().any(|(name, instances)| *name == t.variant && *instances == t.on_instances()))
+}
+
+/// An alarm as PutMetricAlarm takes it, from DescribeAlarms' description, with every action that named a
+/// policy of `renamed` (old ARN → new ARN) pointing at its new ARN. Members with no value are left out.
+pub fn alarm_put_back(alarm: &Value, renamed: &BTreeMap<String, String>) -> Value {
+    const MEMBERS: [&str; 20] = [
+        "AlarmName",
+        "AlarmDescription",
+        "ActionsEnabled",
+        "OKActions",
+        "AlarmActions",
+        "InsufficientDataActions",
+        "MetricName",
+        "Namespace",
+        "Statistic",
+        "ExtendedStatistic",
+        "Dimensions",
+        "Period",
+        "Unit",
+        "EvaluationPeriods",
+        "DatapointsToAlarm",
+        "Threshold",
+        "ComparisonOperator",
+        "TreatMissingData",
+        "EvaluateLowSampleCountPercentile",
+        "Metrics",
+    ];
+    let mut put = Map::new();
+    for member in MEMBERS.into_iter().chain(["ThresholdMetricId"]) {
+        if let Some(value) = alarm.get(member).filter(|v| !v.is_null()) {
+            put.insert(member.to_owned(), value.clone());
+        }
+    }
+    for list in ["OKActions", "AlarmActions", "InsufficientDataActions"] {
+        if let Some(Value::Array(actions)) = put.get_mut(list) {
+            for action in actions.iter_mut() {
+                if let Some(new) = action.as_str().and_then(|old| renamed.get(old)) {
+                    *action = json!(new);
+                }
+            }
+        }
+    }
+    Value::Object(put)
 }
 
 /// The capacity to set a restored variant back to: what it had scaled to, clamped to its Min..Max, when that
@@ -154,8 +236,8 @@ pub enum Kind {
     Delete,
 }
 
-/// What an operation carries from one invocation to the next: only what AWS can no longer tell (the saved
-/// targets, the first start), versioned so that an older copy can still be read.
+/// What the journal keeps of an operation beside its step: only what AWS can no longer tell (the saved
+/// targets, the first start, SageMaker's outcome once seen), versioned so that an older copy can still be read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Operation {
     pub version: u32,
@@ -167,17 +249,38 @@ pub struct Operation {
     pub endpoint: String,
     pub arn: String,
     pub new_config: String,
+    /// The UpdateEndpoint request (an update), so that any invocation can make the call.
+    #[serde(default)]
+    pub update_request: Value,
     /// The endpoint's `FailureReason` before UpdateEndpoint, so that an old one is not read as this update's.
     pub reason_before: Option<String>,
-    /// Whether UpdateEndpoint (or CreateEndpoint, DeleteEndpoint) has been called.
-    pub started_call: bool,
     pub saved: Vec<SavedTarget>,
-    /// Set when an invocation ended without finishing (a panic): the next one restores and answers FAILED.
+    /// SageMaker's outcome, once known: `None` while waiting or when it succeeded (see [`Operation::decided`]).
+    #[serde(default)]
+    pub failure: Option<String>,
+    /// Whether the outcome is known.
+    #[serde(default)]
+    pub decided: bool,
+    /// What was saved is put back (targets, policies, actions, alarms).
+    #[serde(default)]
+    pub restored: bool,
+    /// Each step policy's ARN before the update → after it.
+    #[serde(default)]
+    pub renamed_policies: BTreeMap<String, String>,
+    /// Physical ids of the targets restored, and of those left removed.
+    #[serde(default)]
+    pub restored_targets: Vec<String>,
+    #[serde(default)]
+    pub removed_targets: Vec<String>,
+    /// Variants whose scaled capacity could not be set back before the deadline.
+    #[serde(default)]
+    pub capacity_not_restored: Vec<String>,
+    /// Set when an invocation ended without finishing (a panic, an error): the next one restores and answers FAILED.
     pub interrupted: Option<String>,
     pub handovers: u32,
-    /// The hand-over's token, also tagged on the endpoint: only the delivery that finds it there carries on.
+    /// No more waiting (the operation could not be handed over): what is left is done at once.
     #[serde(default)]
-    pub token: Option<String>,
+    pub stop_waiting: bool,
 }
 
 impl Operation {
@@ -191,14 +294,51 @@ impl Operation {
             endpoint,
             arn,
             new_config,
+            update_request: Value::Null,
             reason_before: None,
-            started_call: kind != Kind::Update,
             saved: vec![],
+            failure: None,
+            decided: false,
+            restored: false,
+            renamed_policies: BTreeMap::new(),
+            restored_targets: vec![],
+            removed_targets: vec![],
+            capacity_not_restored: vec![],
             interrupted: None,
             handovers: 0,
-            token: None,
+            stop_waiting: false,
         }
     }
+
+    /// The end of the resource's `ServiceTimeout` (milliseconds since the epoch).
+    pub fn deadline_ms(&self) -> u64 {
+        self.started_ms + self.service_timeout_s * 1000
+    }
+
+    /// Records SageMaker's outcome (the first one seen stays).
+    pub fn decide(&mut self, outcome: std::result::Result<(), String>) {
+        if !self.decided {
+            self.decided = true;
+            self.failure = outcome.err();
+        }
+    }
+}
+
+/// The margin kept before an operation's deadline for restoring and answering: a minute, or a quarter of a short
+/// `ServiceTimeout`.
+pub fn operation_margin_ms(service_timeout_s: u64) -> u64 {
+    60_000u64.min(service_timeout_s * 250)
+}
+
+/// A deployment whose documented bound cannot end before the operation's deadline: the Reason, before any change.
+pub fn deployment_outlasts(longest: Option<(u64, String)>, service_timeout_s: u64) -> Option<String> {
+    let (seconds, named) = longest?;
+    let available = (service_timeout_s * 1000).saturating_sub(operation_margin_ms(service_timeout_s)) / 1000;
+    (seconds > available).then(|| {
+        format!(
+            "{named} may take longer than the resource's ServiceTimeout allows ({service_timeout_s} s, of which {available} s for the update): shorten the deployment's bounds or raise ServiceTimeout (at most 3600)"
+        )
+    })
 }
 
 /// The physical id of an endpoint: its ARN. `None` for anything else (a failed create's id).
@@ -211,7 +351,7 @@ pub fn name_from_arn(physical_id: &str) -> Option<String> {
 pub const OPERATION_KEY: &str = "cfnSageMakerOperation";
 
 /// The version of [`Operation`] this build writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The operation's own deadline: its first start plus `ServiceTimeout`, less the margin for restoring and answering.
 pub fn past_deadline(op: &Operation, margin_ms: u64, now_ms: u64) -> bool {
@@ -225,28 +365,8 @@ pub fn service_timeout(properties: &Value) -> u64 {
     seconds.unwrap_or(3600).clamp(1, 3600)
 }
 
-/// The Provider framework's `isComplete` call: the request with onEvent's answer merged in (`Data` at the top
-/// level, which onEvent's requests never have). `Some(None)` for an isComplete call with no operation to poll.
-pub fn is_complete_call(event: &str) -> Option<Option<Operation>> {
-    let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> = serde_json::from_str(event).ok()?;
-    let data: std::collections::HashMap<String, Value> = serde_json::from_str(fields.get("Data")?.get()).ok()?;
-    Some(data.get(OPERATION_KEY).and_then(Value::as_str).filter(|s| !s.is_empty()).and_then(|s| serde_json::from_str(s).ok()))
-}
-
-/// The operation a handed-over event carries: `None` for an ordinary event, an error Reason for a state that
-/// cannot be read (a FAILED, never silence).
-pub fn handed_over(event: &str) -> Option<Result<Operation, String>> {
-    // Every invocation asks; only a hand-over's text holds the key, so the others are not parsed again.
-    if !event.contains(OPERATION_KEY) {
-        return None;
-    }
-    let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> = serde_json::from_str(event).ok()?;
-    let raw = fields.get(OPERATION_KEY)?;
-    Some(serde_json::from_str::<Operation>(raw.get()).map_err(|err| format!("the handed-over operation cannot be read: {err}")))
-}
-
 /// The attributes `Fn::GetAtt` reads.
-pub fn finished(seen: &EndpointView, restored: &[String], removed: &[String]) -> BTreeMap<String, String> {
+pub fn finished(seen: &EndpointView, op: &Operation) -> BTreeMap<String, String> {
     let name = seen.arn.rsplit('/').next().unwrap_or_default();
     let mut data = BTreeMap::from([
         ("EndpointArn".to_owned(), seen.arn.clone()),
@@ -254,30 +374,10 @@ pub fn finished(seen: &EndpointView, restored: &[String], removed: &[String]) ->
         ("EndpointConfigName".to_owned(), seen.config_name.clone()),
     ]);
     // Always present (empty when nothing was saved): Fn::GetAtt of a missing attribute fails the stack.
-    data.insert("RestoredTargets".to_owned(), restored.join(","));
-    data.insert("RemovedTargets".to_owned(), removed.join(","));
+    data.insert("RestoredTargets".to_owned(), op.restored_targets.join(","));
+    data.insert("RemovedTargets".to_owned(), op.removed_targets.join(","));
+    data.insert("CapacityNotRestored".to_owned(), op.capacity_not_restored.join(","));
     data
-}
-
-/// The event as it was sent, with the operation's state: what the next invocation receives.
-pub fn handover_payload(req: &Request, op: &Operation) -> Value {
-    let mut event = json!({
-        "RequestType": req.request_type.as_str(),
-        "ResponseURL": req.response_url,
-        "StackId": req.echo.stack_id,
-        "RequestId": req.echo.request_id,
-        "LogicalResourceId": req.echo.logical_id,
-        "ResourceType": req.resource_type.as_str(),
-        "ResourceProperties": req.properties,
-    });
-    if let Some(id) = &req.echo.physical_id {
-        event["PhysicalResourceId"] = json!(id);
-    }
-    if !req.old_properties.is_null() {
-        event["OldResourceProperties"] = req.old_properties.clone();
-    }
-    event[OPERATION_KEY] = json!(op);
-    event
 }
 
 #[cfg(test)]
@@ -367,15 +467,19 @@ mod tests {
             min: 1,
             max: 4,
             suspended: json!({}),
+            role_arn: None,
             tags: Map::new(),
             policies: vec![],
             actions: vec![],
+            alarms: vec![],
             capacity: Some(3),
         };
-        let all = vec![saved("kept"), saved("dropped")];
-        let (back, removed) = restore_plan(&all, &["kept".to_owned()]);
+        let all = vec![saved("kept"), saved("dropped"), saved("now-serverless")];
+        let live = [("kept".to_owned(), true), ("now-serverless".to_owned(), false)];
+        let (back, removed) = restore_plan(&all, &live);
         assert_eq!(back.iter().map(|t| t.variant.as_str()).collect::<Vec<_>>(), ["kept"]);
         assert_eq!(removed[0].physical_id(), "endpoint/e/variant/dropped|sagemaker:variant:DesiredInstanceCount|sagemaker");
+        assert_eq!(removed[1].variant, "now-serverless", "an instance-count target never goes onto a serverless variant");
         assert_eq!(capacity_to_set(Some(3), 1, 4, Some(1)), Some(3));
         assert_eq!(capacity_to_set(Some(9), 1, 4, Some(1)), Some(4), "clamped to Max");
         assert_eq!(capacity_to_set(Some(1), 2, 4, Some(0)), Some(2), "clamped to Min");
@@ -387,7 +491,7 @@ mod tests {
     #[test]
     fn the_operations_deadline_is_its_first_start_plus_service_timeout_less_the_margin() {
         let op = Operation::start(Kind::Update, "e".into(), "arn".into(), "c2".into(), 60, 1_000_000);
-        assert!(!op.started_call, "an update starts before UpdateEndpoint is called");
+        assert!(!op.decided, "an update starts undecided");
         assert!(!past_deadline(&op, 5_000, 1_054_999));
         assert!(past_deadline(&op, 5_000, 1_055_000));
         let copy: Operation = serde_json::from_value(serde_json::to_value(&op).unwrap()).unwrap();
@@ -395,6 +499,30 @@ mod tests {
         assert_eq!(service_timeout(&json!({"ServiceTimeout": "900"})), 900);
         assert_eq!(service_timeout(&json!({})), 3600);
         assert_eq!(service_timeout(&json!({"ServiceTimeout": 99999})), 3600);
+    }
+
+    #[test]
+    fn step_policy_alarms_go_back_whole_pointing_at_the_new_policy() {
+        let alarm = json!({"AlarmName": "latency", "AlarmArn": "arn:aws:cloudwatch:us-east-1:1:alarm:latency", "StateValue": "OK",
+            "AlarmActions": ["arn:old-policy", "arn:aws:sns:us-east-1:1:ops"], "OKActions": [], "MetricName": "ModelLatency",
+            "Namespace": "AWS/SageMaker", "Statistic": "Average", "Period": 60, "EvaluationPeriods": 1, "Threshold": 5.0,
+            "ComparisonOperator": "GreaterThanThreshold", "Dimensions": [{"Name": "EndpointName", "Value": "e"}], "Unit": null});
+        let renamed = BTreeMap::from([("arn:old-policy".to_owned(), "arn:new-policy".to_owned())]);
+        let put = alarm_put_back(&alarm, &renamed);
+        assert_eq!(put["AlarmActions"], json!(["arn:new-policy", "arn:aws:sns:us-east-1:1:ops"]));
+        assert!(put.get("AlarmArn").is_none() && put.get("StateValue").is_none(), "only what PutMetricAlarm takes: {put}");
+        assert!(put.get("Unit").is_none(), "a member with no value is left out");
+        assert_eq!(put["Threshold"], 5.0);
+    }
+
+    #[test]
+    fn a_deployment_that_cannot_end_before_the_deadline_is_refused_naming_both_durations() {
+        let why = deployment_outlasts(Some((4200, "BlueGreen (4200 s)".into())), 3600).unwrap();
+        assert!(why.contains("BlueGreen (4200 s)") && why.contains("3600 s") && why.contains("3540 s"), "{why}");
+        assert_eq!(deployment_outlasts(Some((1800, "x".into())), 3600), None);
+        assert_eq!(deployment_outlasts(None, 60), None);
+        assert_eq!(operation_margin_ms(40), 10_000, "a short ServiceTimeout keeps a quarter");
+        assert_eq!(operation_margin_ms(3600), 60_000);
     }
 
     #[test]

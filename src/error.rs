@@ -16,6 +16,10 @@ pub enum Error {
     /// that is missing, failed or still in transition, a foreign alarm).
     #[error("{0}")]
     Conflict(String),
+    /// Another invocation holds the endpoint operation now (this one's lease ran out, or a duplicate delivery
+    /// took it): this invocation stops and answers nothing.
+    #[error("{0}")]
+    Superseded(String),
 }
 
 /// Whether an [`Error::Aws`] is worth another attempt.

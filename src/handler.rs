@@ -12,7 +12,6 @@ use tracing::Instrument;
 use reqwest::Url;
 
 use crate::delivery::Responder;
-use crate::endpoint_plan::{OPERATION_KEY, Operation};
 use crate::guard::{self, Interrupted};
 use crate::model::action_spec::ActionSpec;
 use crate::model::endpoint_spec::{EndpointSpec, default_name};
@@ -23,7 +22,20 @@ use crate::response::{Response, Status};
 use crate::response_url::{self, redact};
 use crate::settings::{Mode, Settings};
 use crate::shell::{Clients, Progress, Session};
-use crate::{Error, endpoint, policy, schedule, target};
+use crate::{Error, journal, policy, schedule, target};
+
+mod operations;
+
+/// One Lambda invocation: its deadline, its request id, and the function's own ARN.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    /// Milliseconds since the epoch.
+    pub deadline_ms: u64,
+    /// The function's own ARN (`invoked_function_arn`), for handing a long operation over.
+    pub function: Option<&'a str>,
+    /// Lambda's request id of this invocation (a retry of an asynchronous event keeps it).
+    pub request_id: &'a str,
+}
 
 /// The function's state across invocations: clients built once per process, and the settings.
 #[derive(Debug, Clone)]
@@ -50,19 +62,26 @@ impl Handler {
     /// ResponseURL is refused: every other outcome, FAILED included, has been PUT and the invocation
     /// succeeds. In cdk-provider mode, a FAILED is returned as the error the Provider framework reports.
     pub async fn invoke(&self, event: &str, deadline_ms: u64) -> Result<Value, String> {
-        self.invoke_as(event, deadline_ms, None).await
+        let id = format!("local-{:016x}", fastrand::u64(..));
+        self.invoke_as(event, &Invocation { deadline_ms, function: None, request_id: &id }).await
     }
 
-    /// [`Handler::invoke`], knowing the function's own ARN (`function`), which a long operation hands itself
-    /// over to before the deadline. A handed-over event carries the operation's state under
-    /// [`OPERATION_KEY`]; it is checked as every event is (the ResponseURL first).
+    /// [`Handler::invoke`], knowing the invocation: its request id (the holder of the journal leases it takes)
+    /// and the function's own ARN, which a long operation hands itself over to before the deadline. A
+    /// hand-over event carries only an operation's journal key; EventBridge's scheduled event resumes every
+    /// operation whose lease ran out. Both are checked as every event is (the ResponseURL first).
     ///
     /// # Errors
     /// As [`Handler::invoke`].
-    pub async fn invoke_as(&self, event: &str, deadline_ms: u64, function: Option<&str>) -> Result<Value, String> {
-        let deadline = guard::deadline_instant(deadline_ms, SystemTime::now(), Instant::now());
-        let handed = crate::endpoint_plan::handed_over(event);
-        tracing::debug!(deadline_ms, remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64, "invocation");
+    pub async fn invoke_as(&self, event: &str, invocation: &Invocation<'_>) -> Result<Value, String> {
+        let deadline = guard::deadline_instant(invocation.deadline_ms, SystemTime::now(), Instant::now());
+        tracing::debug!(remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64, "invocation");
+        if journal::is_scheduled(event) {
+            return self.reconcile(deadline, invocation).await;
+        }
+        if let Some(key) = journal::handed_over_key(event) {
+            return self.take_up(&key, deadline, invocation).await;
+        }
         let mut unanswered = Vec::new();
         let mut result = Value::Null;
         for envelope in request::requests(event, self.settings.mode) {
@@ -94,23 +113,8 @@ impl Handler {
             };
             result = async {
                 let response = match pending {
-                    Ok(req) => {
-                        let context = endpoint::Context {
-                            function: function.filter(|_| self.settings.mode == Mode::Direct).map(str::to_owned),
-                            operation: None,
-                            provider: self.settings.mode == Mode::CdkProvider,
-                        };
-                        if self.settings.mode == Mode::CdkProvider
-                            && let Some(polled) = crate::endpoint_plan::is_complete_call(event)
-                        {
-                            return self.is_complete(req, polled, deadline).await;
-                        }
-                        match &handed {
-                            Some(Err(why)) => Some(Response::failed(&req.echo, Some(req.request_type), why.clone())),
-                            Some(Ok(op)) => self.process(req, deadline, endpoint::Context { operation: Some(op.clone()), ..context }).await,
-                            None => self.process(req, deadline, context).await,
-                        }
-                    }
+                    Ok(req) if req.resource_type == ResourceType::Endpoint => return self.endpoint_event(req, url, deadline, invocation).await,
+                    Ok(req) => self.process(req, deadline).await,
                     Err(failed) => Some(failed),
                 };
                 match response {
@@ -144,52 +148,19 @@ impl Handler {
 
     /// Handles a request under the guard: the answer, or a FAILED saying why there is none; `None` when a
     /// long operation was handed to the next invocation, which will answer.
-    pub async fn process(&self, req: Request, deadline: Instant, context: endpoint::Context) -> Option<Response> {
+    pub async fn process(&self, req: Request, deadline: Instant) -> Option<Response> {
         let limit = guard::work_limit(deadline, self.settings.margin, Instant::now());
         let progress = Progress::default();
         let session = self.session(limit, progress.clone());
-        let function = context.function.clone();
         let work = {
             let req = req.clone();
-            async move { dispatch(&req, &session, &context).await }.in_current_span()
+            async move { dispatch(&req, &session).await }.in_current_span()
         };
         let outcome = guard::run(work, limit).await;
-        // A long operation that still holds what it saved (a panic, the deadline, or an error before it could
-        // restore): the next invocation restores it and answers.
-        let why = match &outcome {
-            Err(Interrupted::Panicked(_)) => Some("the function failed unexpectedly".to_owned()),
-            Err(Interrupted::TimedOut) => Some("the invocation's deadline came first".to_owned()),
-            Ok(Some(response)) if response.status == Status::Failed => response.reason.clone(),
-            Ok(_) => None,
-        };
-        if let (Some(why), Some(function), Some(state)) = (why, &function, progress.long_operation())
-            && self.hand_over_interrupted(&req, state, why, function, deadline).await
-        {
-            return None;
-        }
         let response = match outcome {
             Ok(None) => return None,
             Ok(Some(response)) => response,
-            Err(Interrupted::Panicked(message)) => {
-                tracing::error!(panic = %message, "handler panicked");
-                Response::failed(
-                    &req.echo,
-                    Some(req.request_type),
-                    "internal error: the function failed unexpectedly; see its log for the details",
-                )
-            }
-            Err(Interrupted::TimedOut) => {
-                let waiting = progress.current().map(|op| format!(" waiting for {op}")).unwrap_or_default();
-                tracing::error!(waiting = %waiting, "deadline reached");
-                Response::failed(
-                    &req.echo,
-                    Some(req.request_type),
-                    format!(
-                        "timed out{waiting}: no result before the function's deadline (minus a {}s margin); Application Auto Scaling may be slow or unreachable",
-                        self.settings.margin.as_secs_f32()
-                    ),
-                )
-            }
+            Err(interrupted) => self.interrupted(&req, &progress, interrupted),
         };
         if response.status == Status::Failed
             && req.request_type == RequestType::Update
@@ -200,48 +171,24 @@ impl Handler {
         Some(names_what_was_written(response, req.request_type, progress.written()))
     }
 
-    /// `cdk-provider` mode's `isComplete`: `{"IsComplete": false}` while the endpoint is in transition, then
-    /// `{"IsComplete": true, "Data": {...}}` (the operation's state blanked out of the attributes); a failed
-    /// operation fails the invocation with its Reason, as onEvent does.
-    async fn is_complete(&self, req: Request, polled: Option<Operation>, deadline: Instant) -> Result<Value, String> {
-        let Some(op) = polled else { return Ok(json!({"IsComplete": true})) };
-        let limit = guard::work_limit(deadline, self.settings.margin, Instant::now());
-        let session = self.session(limit, Progress::default());
-        let work = async move { endpoint::poll(&req, op, &session).await }.in_current_span();
-        match guard::run(work, limit).await {
-            Ok(Ok(endpoint::Answer::Now(response))) if response.status == Status::Success => {
-                let mut data = response.data;
-                data.insert(OPERATION_KEY.to_owned(), String::new());
-                Ok(json!({"IsComplete": true, "Data": data}))
+    /// The FAILED of a request whose work panicked or ran into the deadline.
+    fn interrupted(&self, req: &Request, progress: &Progress, interrupted: Interrupted) -> Response {
+        match interrupted {
+            Interrupted::Panicked(message) => {
+                tracing::error!(panic = %message, "handler panicked");
+                Response::failed(&req.echo, Some(req.request_type), "internal error: the function failed unexpectedly; see its log for the details")
             }
-            Ok(Ok(endpoint::Answer::Now(response))) => Err(crate::response::clean_reason(response.reason.as_deref().unwrap_or("failed"))),
-            Ok(Ok(_)) => Ok(json!({"IsComplete": false})),
-            Ok(Err(err)) => Err(crate::response::clean_reason(&err.to_string())),
-            Err(_) => Ok(json!({"IsComplete": false})),
-        }
-    }
-
-    /// Hands an interrupted long operation (a panic, the work limit, an error before it restored what it saved)
-    /// to the next invocation, which restores what was saved and answers FAILED. True when it was handed over.
-    async fn hand_over_interrupted(&self, req: &Request, mut state: Value, why: String, function: &str, deadline: Instant) -> bool {
-        if !state["interrupted"].is_null() {
-            // Restoring failed once already: answer now rather than hand over forever.
-            return false;
-        }
-        state["interrupted"] = json!(why);
-        // The endpoint's token was claimed by this invocation: the recovery needs none.
-        state["token"] = Value::Null;
-        let Ok(op) = serde_json::from_value::<crate::endpoint_plan::Operation>(state) else { return false };
-        let session = self.session(self.in_margin(deadline), Progress::default());
-        let payload = crate::endpoint_plan::handover_payload(req, &op);
-        match session.hand_over(function, &payload).await {
-            Ok(()) => {
-                tracing::error!("the operation was interrupted; handed to the next invocation, which restores and answers");
-                true
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "the interrupted operation could not be handed over");
-                false
+            Interrupted::TimedOut => {
+                let waiting = progress.current().map(|op| format!(" waiting for {op}")).unwrap_or_default();
+                tracing::error!(waiting = %waiting, "deadline reached");
+                Response::failed(
+                    &req.echo,
+                    Some(req.request_type),
+                    format!(
+                        "timed out{waiting}: no result before the function's deadline (minus a {}s margin); Application Auto Scaling may be slow or unreachable",
+                        self.settings.margin.as_secs_f32()
+                    ),
+                )
             }
         }
     }
@@ -256,7 +203,7 @@ impl Handler {
         delete.echo.physical_id = Some(new_id);
         let limit = self.in_margin(deadline);
         let session = self.session(limit, Progress::default());
-        let work = async move { dispatch(&delete, &session, &endpoint::Context::default()).await }.in_current_span();
+        let work = async move { dispatch(&delete, &session).await }.in_current_span();
         match guard::run(work, limit).await {
             Ok(Some(response)) if response.status == Status::Success => {}
             other => tracing::error!(outcome = ?other.map(|r| r.and_then(|r| r.reason)), "the new target could not be removed"),
@@ -330,24 +277,20 @@ pub fn validate(req: &Request) -> crate::Result<Work> {
 
 /// Validates, then hands the request to the module of its resource type; every error becomes a FAILED with
 /// the contract's physical id (see [`Response::failed`]). `None`: a long operation was handed over.
-async fn dispatch(req: &Request, aas: &Session, context: &endpoint::Context) -> Option<Response> {
+async fn dispatch(req: &Request, aas: &Session) -> Option<Response> {
     let outcome = match validate(req) {
         Err(err) => Err(err),
         Ok(Work::PutTarget(spec)) => target::put(req, spec, aas).await,
         Ok(Work::PutPolicy(spec)) => policy::put(req, spec, aas).await,
         Ok(Work::PutAction(spec)) => schedule::put(req, spec, aas).await,
-        Ok(Work::PutEndpoint(spec)) => endpoint_answer(req, endpoint::put(req, spec, aas, context).await)?,
+        // Endpoint events go through `operations` (the journal); never here.
+        Ok(Work::PutEndpoint(_)) => Err(Error::invalid("Custom::SageMakerEndpoint is handled as an operation")),
         Ok(Work::Delete(kind)) => {
             let deleted = match kind {
                 ResourceType::ScalableTarget => target::delete(req, aas).await,
                 ResourceType::ScalingPolicy => policy::delete(req, aas).await,
                 ResourceType::ScheduledAction => schedule::delete(req, aas).await,
-                ResourceType::Endpoint => {
-                    return Some(
-                        endpoint_answer(req, endpoint::delete(req, aas, context).await)?
-                            .unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string())),
-                    );
-                }
+                ResourceType::Endpoint => Err(Error::invalid("Custom::SageMakerEndpoint is handled as an operation")),
                 // The rollback Delete of a Create that failed for this reason: nothing was made, so nothing to do.
                 ResourceType::Other(_) => Ok(()),
             };
@@ -355,22 +298,6 @@ async fn dispatch(req: &Request, aas: &Session, context: &endpoint::Context) -> 
         }
     };
     Some(outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string())))
-}
-
-/// An endpoint module's answer as the dispatcher gives it: `None` when handed over; a started operation (in
-/// `cdk-provider` mode) answers its physical id with the operation in `Data`, for the framework's `isComplete`.
-fn endpoint_answer(req: &Request, answer: crate::Result<endpoint::Answer>) -> Option<crate::Result<Response>> {
-    match answer {
-        Ok(endpoint::Answer::HandedOver | endpoint::Answer::Pending) => None,
-        Ok(endpoint::Answer::Now(response)) => Some(Ok(response)),
-        Ok(endpoint::Answer::Started(op)) => {
-            let id =
-                if req.request_type == RequestType::Delete { req.echo.physical_id.clone().unwrap_or_default() } else { op.arn.clone() };
-            let state = serde_json::to_string(&op).unwrap_or_default();
-            Some(Ok(Response::success(&req.echo, id, BTreeMap::from([(OPERATION_KEY.to_owned(), state)]))))
-        }
-        Err(err) => Some(Err(err)),
-    }
 }
 
 /// A Create that failed after it wrote something (a target registered, a policy or action put) answers with

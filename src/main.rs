@@ -7,9 +7,10 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use cfn_sagemaker_autoscaling::delivery::Responder;
-use cfn_sagemaker_autoscaling::handler::Handler;
+use cfn_sagemaker_autoscaling::handler::{Handler, Invocation};
 use cfn_sagemaker_autoscaling::settings::Settings;
-use cfn_sagemaker_autoscaling::shell::json::{self, AUTOSCALING, CLOUDWATCH, JsonService, LAMBDA, SAGEMAKER};
+use cfn_sagemaker_autoscaling::shell::journal::JournalTable;
+use cfn_sagemaker_autoscaling::shell::json::{self, AUTOSCALING, CLOUDWATCH, DYNAMODB, JsonService, LAMBDA, SAGEMAKER};
 use cfn_sagemaker_autoscaling::shell::{Clients, http};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
@@ -41,7 +42,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         sagemaker: JsonService::new(SAGEMAKER, &config, aws_http.clone()).await?,
         cloudwatch: JsonService::new(CLOUDWATCH, &config, aws_http.clone()).await?,
         autoscaling_json: JsonService::new(AUTOSCALING, &config, aws_http.clone()).await?,
-        lambda: JsonService::new(LAMBDA, &config, aws_http).await?,
+        lambda: JsonService::new(LAMBDA, &config, aws_http.clone()).await?,
+        journal: match &settings.operations_table {
+            Some(table) => Some(JournalTable { service: JsonService::new(DYNAMODB, &config, aws_http).await?, table: table.clone() }),
+            None => None,
+        },
     };
     let responder = Responder::new(tls, settings.allowed_hosts.clone())?;
     let handler = Handler::new(clients, responder, settings);
@@ -49,7 +54,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // make a deeply nested event an invocation error that is never answered.
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         let handler = &handler;
-        async move { handler.invoke_as(event.payload.get(), event.context.deadline, Some(&event.context.invoked_function_arn)).await }
+        async move {
+            let context = &event.context;
+            let invocation = Invocation { deadline_ms: context.deadline, function: Some(&context.invoked_function_arn), request_id: &context.request_id };
+            handler.invoke_as(event.payload.get(), &invocation).await
+        }
     }))
     .await
 }

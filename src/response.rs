@@ -80,6 +80,20 @@ impl Response {
         self.render(&cut_to_escaped_len(&reason, room)).into_bytes()
     }
 
+    /// A response read back from its body (as [`Response::body`] rendered it): the journal's recorded answer.
+    pub fn from_body(body: &str) -> Option<Self> {
+        let value: Value = serde_json::from_str(body).ok()?;
+        let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+        let status = match text("Status")?.as_str() {
+            "SUCCESS" => Status::Success,
+            "FAILED" => Status::Failed,
+            _ => return None,
+        };
+        let data = value.get("Data")?.as_object()?.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect();
+        let echo = Echo { stack_id: text("StackId")?, request_id: text("RequestId")?, logical_id: text("LogicalResourceId")?, physical_id: None };
+        Some(Self { status, reason: text("Reason"), physical_id: text("PhysicalResourceId")?, echo, data })
+    }
+
     fn render(&self, reason: &str) -> String {
         let mut body = Map::new();
         body.insert("Status".into(), json!(self.status.as_str()));

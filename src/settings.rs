@@ -27,6 +27,11 @@ pub struct Settings {
     /// How long a target just registered may stay invisible to Describe, tagging, policies and scheduled
     /// actions before that is taken as final (`CONSISTENCY_WINDOW_MS`).
     pub consistency_window: Duration,
+    /// The DynamoDB table of the operations journal (`OPERATIONS_TABLE`); `Custom::SageMakerEndpoint` needs it.
+    pub operations_table: Option<String>,
+    /// How long a queued hand-over holds an operation before the scheduled reconcile may take it up
+    /// (`HANDOVER_GRACE_MS`): Lambda starts a queued asynchronous invocation within seconds.
+    pub handover_grace: Duration,
 }
 
 /// The default deadline margin: enough for one PUT to S3 with a retry.
@@ -36,10 +41,13 @@ pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
 /// The default consistency window: Application Auto Scaling documents that a new target may not be visible
 /// at once; a minute covers what terraform-provider-aws has seen in practice (it waits up to two for Describe).
 pub const DEFAULT_CONSISTENCY_WINDOW: Duration = Duration::from_secs(60);
+/// The default grace of a queued hand-over: two minutes, well past the seconds Lambda takes to start it, and
+/// well within the reconcile's five.
+pub const DEFAULT_HANDOVER_GRACE: Duration = Duration::from_secs(120);
 
 impl Settings {
-    /// Reads `CUSTOM_RESOURCE_MODE`, `DEADLINE_MARGIN_MS`, `AWS_ATTEMPT_TIMEOUT_MS`, `CONSISTENCY_WINDOW_MS` and
-    /// `RESPONSE_URL_ALLOWED_HOSTS`
+    /// Reads `CUSTOM_RESOURCE_MODE`, `DEADLINE_MARGIN_MS`, `AWS_ATTEMPT_TIMEOUT_MS`, `CONSISTENCY_WINDOW_MS`,
+    /// `OPERATIONS_TABLE`, `HANDOVER_GRACE_MS` and `RESPONSE_URL_ALLOWED_HOSTS`
     /// through `var`.
     ///
     /// # Errors
@@ -59,7 +67,9 @@ impl Settings {
                 .ok_or_else(|| format!("RESPONSE_URL_ALLOWED_HOSTS entry {entry:?} is not a host or host:port"))?;
             allowed_hosts.push(host);
         }
-        Ok(Self { mode, margin, allowed_hosts, attempt_timeout, consistency_window })
+        let operations_table = var("OPERATIONS_TABLE").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        let handover_grace = millis(&var, "HANDOVER_GRACE_MS")?.unwrap_or(DEFAULT_HANDOVER_GRACE);
+        Ok(Self { mode, margin, allowed_hosts, attempt_timeout, consistency_window, operations_table, handover_grace })
     }
 
     /// Reads the process environment.
@@ -93,6 +103,10 @@ mod tests {
         assert_eq!((s.mode, s.margin, s.allowed_hosts.len()), (Mode::Direct, DEFAULT_MARGIN, 0));
         assert_eq!(s.attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
         assert_eq!(s.consistency_window, DEFAULT_CONSISTENCY_WINDOW);
+        assert_eq!((s.operations_table, s.handover_grace), (None, DEFAULT_HANDOVER_GRACE));
+        let s = read(&[("OPERATIONS_TABLE", " ops "), ("HANDOVER_GRACE_MS", "2000")]).unwrap();
+        assert_eq!((s.operations_table.as_deref(), s.handover_grace), (Some("ops"), Duration::from_secs(2)));
+        assert!(read(&[("HANDOVER_GRACE_MS", "soon")]).unwrap_err().contains("HANDOVER_GRACE_MS"));
     }
 
     #[test]

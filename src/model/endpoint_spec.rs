@@ -113,7 +113,39 @@ impl EndpointSpec {
                 body[key] = value;
             }
         }
+        // The new fleet starts at the variant's scaled instance count, not at InitialInstanceCount, so the endpoint
+        // is not under-provisioned while its auto scaling is off (weights and data capture come from the new
+        // configuration, as without retention).
+        if self.retain_all_variant_properties.is_none() && self.exclude_retained.is_none() {
+            body["RetainAllVariantProperties"] = json!(true);
+            body["ExcludeRetainedVariantProperties"] =
+                json!([{"VariantPropertyType": "DesiredWeight"}, {"VariantPropertyType": "DataCaptureConfig"}]);
+        }
         body
+    }
+
+    /// The longest a deployment may take by its documented bounds (seconds), naming the settings that make it:
+    /// a blue/green update's `MaximumExecutionTimeoutInSeconds` plus `TerminationWaitInSeconds`, or a rolling
+    /// update's `MaximumExecutionTimeoutInSeconds`. `None` when the configuration sets no such bound.
+    pub fn longest_deployment(&self) -> Option<(u64, String)> {
+        let config = self.deployment_config.as_ref()?;
+        let seconds = |v: &Value, key: &str| v.get(key).and_then(Value::as_u64);
+        if let Some(rolling) = config.get("RollingUpdatePolicy") {
+            let max = seconds(rolling, "MaximumExecutionTimeoutInSeconds")?;
+            return Some((max, format!("DeploymentConfig.RollingUpdatePolicy.MaximumExecutionTimeoutInSeconds ({max} s)")));
+        }
+        let blue_green = config.get("BlueGreenUpdatePolicy")?;
+        let max = seconds(blue_green, "MaximumExecutionTimeoutInSeconds");
+        let wait = seconds(blue_green, "TerminationWaitInSeconds");
+        let named = |key: &str, v: u64| format!("DeploymentConfig.BlueGreenUpdatePolicy.{key} ({v} s)");
+        match (max, wait) {
+            (Some(max), Some(wait)) => {
+                Some((max + wait, format!("{} plus {}", named("MaximumExecutionTimeoutInSeconds", max), named("TerminationWaitInSeconds", wait))))
+            }
+            (Some(max), None) => Some((max, named("MaximumExecutionTimeoutInSeconds", max))),
+            (None, Some(wait)) => Some((wait, named("TerminationWaitInSeconds", wait))),
+            (None, None) => None,
+        }
     }
 
     /// Whether an Update from `old` needs UpdateEndpoint (anything but the tags and adoption changed).
@@ -210,6 +242,30 @@ mod tests {
         assert_eq!(body["RetainAllVariantProperties"], true);
         assert_eq!(body["ExcludeRetainedVariantProperties"], json!([{"VariantPropertyType": "DesiredInstanceCount"}]));
         assert!(body.get("RetainDeploymentConfig").is_none());
+    }
+
+    #[test]
+    fn the_new_fleet_keeps_its_scaled_count_unless_the_template_says_otherwise_and_deployments_have_bounds() {
+        let spec = EndpointSpec::from_properties(&json!({"EndpointName": "e", "EndpointConfigName": "c2"}), "x").unwrap();
+        let body = spec.update_request();
+        assert_eq!(body["RetainAllVariantProperties"], true);
+        assert_eq!(
+            body["ExcludeRetainedVariantProperties"],
+            json!([{"VariantPropertyType": "DesiredWeight"}, {"VariantPropertyType": "DataCaptureConfig"}])
+        );
+        assert_eq!(spec.longest_deployment(), None);
+        let explicit = EndpointSpec::from_properties(&json!({"EndpointConfigName": "c2", "RetainAllVariantProperties": "false"}), "x").unwrap();
+        assert_eq!(explicit.update_request()["RetainAllVariantProperties"], false);
+        assert!(explicit.update_request().get("ExcludeRetainedVariantProperties").is_none());
+        let blue_green = EndpointSpec::from_properties(
+            &json!({"EndpointConfigName": "c2", "DeploymentConfig": {"BlueGreenUpdatePolicy": {"MaximumExecutionTimeoutInSeconds": "3600",
+                "TerminationWaitInSeconds": "600", "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE"}}}}),
+            "x",
+        )
+        .unwrap();
+        let (seconds, named) = blue_green.longest_deployment().unwrap();
+        assert_eq!(seconds, 4200);
+        assert!(named.contains("MaximumExecutionTimeoutInSeconds (3600 s)") && named.contains("TerminationWaitInSeconds (600 s)"), "{named}");
     }
 
     #[test]

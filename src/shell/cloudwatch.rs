@@ -59,7 +59,7 @@ impl Session {
         }
     }
 
-    async fn cloudwatch(&self, operation: &'static str, body: &Value) -> Result<Value> {
+    pub(super) async fn cloudwatch(&self, operation: &'static str, body: &Value) -> Result<Value> {
         self.retrying(operation, NotFound::Final, || self.clients.cloudwatch.call(operation, body)).await
     }
 }

@@ -19,6 +19,8 @@ pub enum Service {
     ApplicationAutoScaling,
     /// `lambda`; FIPS `lambda-fips`.
     Lambda,
+    /// `dynamodb`; FIPS `dynamodb-fips`, but the plain host in GovCloud (FIPS there already).
+    DynamoDb,
 }
 
 impl Service {
@@ -29,6 +31,7 @@ impl Service {
             Self::CloudWatch => "CloudWatch",
             Self::ApplicationAutoScaling => "Application Auto Scaling",
             Self::Lambda => "Lambda",
+            Self::DynamoDb => "DynamoDB",
         }
     }
 }
@@ -72,6 +75,9 @@ pub fn url(service: Service, region: &str, partition: &Partition, fips: bool, du
         (Service::ApplicationAutoScaling, false, _) => "application-autoscaling",
         (Service::Lambda, true, _) => "lambda-fips",
         (Service::Lambda, false, _) => "lambda",
+        (Service::DynamoDb, true, false) if gov_cloud => "dynamodb",
+        (Service::DynamoDb, true, _) => "dynamodb-fips",
+        (Service::DynamoDb, false, _) => "dynamodb",
     };
     Ok(format!("https://{host}.{region}.{suffix}"))
 }

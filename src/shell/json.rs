@@ -87,6 +87,16 @@ pub const LAMBDA: Protocol = Protocol {
     query_compatible: false,
 };
 
+/// DynamoDB (JSON 1.0), for the operations journal of endpoint operations.
+pub const DYNAMODB: Protocol = Protocol {
+    signing_name: "dynamodb",
+    target_prefix: "DynamoDB_20120810",
+    iam_prefix: "dynamodb",
+    content_type: "application/x-amz-json-1.0",
+    service: Service::DynamoDb,
+    query_compatible: false,
+};
+
 /// CloudWatch: its JSON 1.0 protocol (the Rust SDK speaks CBOR to it by default; JSON is what every
 /// emulator serves too).
 pub const CLOUDWATCH: Protocol = Protocol {

@@ -14,7 +14,6 @@ use std::time::Duration;
 use aws_sdk_applicationautoscaling::Client;
 use aws_sdk_applicationautoscaling::config::http::HttpResponse;
 use aws_sdk_applicationautoscaling::error::{ProvideErrorMetadata, SdkError};
-use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::backoff::{backoff, delay_before};
@@ -27,6 +26,7 @@ pub mod endpoint;
 mod endpoint_ops;
 mod errors;
 pub mod http;
+pub mod journal;
 pub mod json;
 mod sagemaker;
 
@@ -45,9 +45,9 @@ const MAX_ATTEMPTS: u32 = 40;
 pub struct Progress {
     operation: Arc<Mutex<Option<&'static str>>>,
     written: Arc<Mutex<Option<String>>>,
-    /// A long operation in flight (`Custom::SageMakerEndpoint`), so that a panic or the deadline can still hand
-    /// over what was saved instead of losing it.
-    long_operation: Arc<Mutex<Option<Value>>>,
+    /// The journal operation whose lease this invocation holds (its key and the holder), so that a panic or the
+    /// deadline can still hand it over instead of leaving it until its lease runs out.
+    lease: Arc<Mutex<Option<(String, String)>>>,
 }
 
 impl Progress {
@@ -66,13 +66,13 @@ impl Progress {
         *self.written.lock().unwrap_or_else(|p| p.into_inner()) = Some(physical_id.into());
     }
 
-    /// The long operation in flight, as JSON, if any.
-    pub fn long_operation(&self) -> Option<Value> {
-        self.long_operation.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The journal operation this invocation holds, if any: (key, holder).
+    pub fn lease(&self) -> Option<(String, String)> {
+        self.lease.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn set_long_operation(&self, operation: Option<Value>) {
-        *self.long_operation.lock().unwrap_or_else(|p| p.into_inner()) = operation;
+    fn set_lease(&self, lease: Option<(String, String)>) {
+        *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = lease;
     }
 
     /// The physical id of what this request has written, if anything.
@@ -111,6 +111,8 @@ pub struct Clients {
     pub autoscaling_json: JsonService,
     /// Lambda, for handing a long operation to the function's next invocation.
     pub lambda: JsonService,
+    /// The operations journal (`OPERATIONS_TABLE`); `None` when the function has none.
+    pub journal: Option<journal::JournalTable>,
 }
 
 impl Session {
@@ -125,14 +127,14 @@ impl Session {
         self.until
     }
 
-    /// Keeps a long operation's state where the guard can find it (see [`Progress::long_operation`]).
-    pub fn keep(&self, operation: &impl serde::Serialize) {
-        self.progress.set_long_operation(serde_json::to_value(operation).ok());
+    /// This invocation holds the lease of the journal operation `id` (see [`Progress::lease`]).
+    pub fn hold(&self, id: &str, holder: &str) {
+        self.progress.set_lease(Some((id.to_owned(), holder.to_owned())));
     }
 
-    /// The operation is answered or handed over: nothing is left to save on a panic.
-    pub fn forget(&self) {
-        self.progress.set_long_operation(None);
+    /// The lease is given up (handed over, or another invocation holds it).
+    pub fn release_hold(&self) {
+        self.progress.set_lease(None);
     }
 
     /// Records that what `physical_id` names may now exist (see [`Progress::wrote`]).

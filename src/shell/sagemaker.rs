@@ -75,8 +75,10 @@ fn text(value: &Value, key: &str) -> Option<String> {
 
 /// DescribeEndpoint's answer, as much as the decision needs.
 pub fn endpoint_state(value: &Value) -> EndpointState {
-    let variants = value.get("ProductionVariants").and_then(Value::as_array).map_or_else(Vec::new, |list| {
-        list.iter()
+    // Shadow variants are registered, scaled and refused by SageMaker like production ones.
+    let lists = ["ProductionVariants", "ShadowProductionVariants"].map(|key| value.get(key).and_then(Value::as_array));
+    let variants = {
+        lists.into_iter().flatten().flatten()
             .map(|v| {
                 let serverless = v.get("CurrentServerlessConfig").or_else(|| v.get("DesiredServerlessConfig"));
                 let provisioned = serverless.and_then(|s| s.get("ProvisionedConcurrency")).and_then(Value::as_i64);
@@ -87,7 +89,7 @@ pub fn endpoint_state(value: &Value) -> EndpointState {
                 VariantState { name: text(v, "VariantName").unwrap_or_default(), kind, current_capacity }
             })
             .collect()
-    });
+    };
     EndpointState { status: text(value, "EndpointStatus").unwrap_or_default(), failure_reason: text(value, "FailureReason"), variants }
 }
 

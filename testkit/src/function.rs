@@ -67,6 +67,10 @@ pub fn spawn(
         .env("RUST_LOG", "info")
         // A short consistency window by default: a missing target is reported in seconds, not a minute.
         .env("CONSISTENCY_WINDOW_MS", "3000")
+        // The operations journal the emulator creates at start, as template.yaml does; a queued hand-over holds
+        // an operation for 3 s before the scheduled reconcile may take it (two minutes in Lambda).
+        .env("OPERATIONS_TABLE", crate::OPERATIONS_TABLE)
+        .env("HANDOVER_GRACE_MS", "3000")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

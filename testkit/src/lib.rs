@@ -40,6 +40,8 @@ pub fn variant(endpoint: &str) -> String {
 pub fn target_id(endpoint: &str) -> String {
     format!("{}|{VARIANT_DIM}|sagemaker", variant(endpoint))
 }
+/// The operations journal's table, created by the emulator at start.
+pub const OPERATIONS_TABLE: &str = "cfn-sma-operations";
 pub const SIGNATURE: &str = "X-Amz-Signature=SECRETSIGNATURE";
 
 /// The repository root.

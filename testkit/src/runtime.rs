@@ -76,6 +76,13 @@ impl RuntimeApi {
             *n += 1;
             format!("invocation-{}", *n)
         };
+        self.invoke_with_id(event, timeout, &id).await
+    }
+
+    /// An invocation with Lambda's request id `id`: Lambda's retry of an asynchronous event keeps the id of the
+    /// first attempt.
+    pub async fn invoke_with_id(&self, event: Value, timeout: Duration, id: &str) -> Timed {
+        let id = id.to_owned();
         let (tx, rx) = oneshot::channel();
         self.state.waiting.lock().unwrap().insert(id.clone(), tx);
         let deadline_ms = now_ms() + timeout.as_millis() as u64;

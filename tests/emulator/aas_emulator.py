@@ -57,11 +57,13 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 import cloudwatch_gaps
+import durable_gaps
 import model_check
 import sagemaker_gaps
 
 # The JSON-protocol services the emulator stands between the function and moto for, by X-Amz-Target prefix.
-SERVICES = {"AnyScaleFrontendService.": "autoscaling", "SageMaker.": "sagemaker", "GraniteServiceVersion20100801.": "cloudwatch"}
+SERVICES = {"AnyScaleFrontendService.": "autoscaling", "SageMaker.": "sagemaker", "GraniteServiceVersion20100801.": "cloudwatch",
+            "DynamoDB_20120810.": "dynamodb"}
 MAX_HANG_SECONDS = 120
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")  # a hang is bounded too, so no test can wait forever on the emulator
 
@@ -371,6 +373,12 @@ class Emulator:
         lag = max((l["lag"] for l in self.lags if l.get("match", "") in resource_id), default=0)
         return time.monotonic() - born < lag
 
+    def op_autoscaling_DescribeScalingPolicies(self, body):
+        return durable_gaps.gap_policies_paged(self, body)
+
+    def op_autoscaling_DescribeScheduledActions(self, body):
+        return durable_gaps.gap_actions_paged(self, body)
+
     # gap: DescribeScalableTargets paging never ends in moto (NextToken is always a fixed number)
     def op_autoscaling_DescribeScalableTargets(self, body):
         targets = self.backend().describe_scalable_targets(
@@ -557,9 +565,12 @@ def gap_put_on_unregistered_target(emu, body):
 def gap_deregister_cascades(emu, body, answer):
     backend = emu.backend()
     same = (body.get("ServiceNamespace"), body.get("ResourceId"), body.get("ScalableDimension"))
+    deleted = set()
     for key, policy in list(backend.policies.items()):
         if (policy.service_namespace, policy.resource_id, policy.scalable_dimension) == same:
+            deleted.add(policy.policy_arn)
             del backend.policies[key]
+    durable_gaps.gap_step_policy_alarm_action_deleted(emu, deleted)
     backend.scheduled_actions[:] = [
         a for a in backend.scheduled_actions
         if (a.service_namespace, a.resource_id, a.scalable_dimension) != same
@@ -589,6 +600,18 @@ def gap_policy_arn_stable_restore(emu, body, answer):
     return answer
 
 
+def gap_policy_alarm_actions_remember(emu, body):
+    policy = emu.backend().policies.get(policy_key(body))
+    body["__deleted_arn"] = policy.policy_arn if policy is not None else None
+
+
+def gap_policy_alarm_actions_forget(emu, body, answer):
+    """See durable_gaps.gap_step_policy_alarm_action_deleted."""
+    arn = body.pop("__deleted_arn", None)
+    durable_gaps.gap_step_policy_alarm_action_deleted(emu, {arn} if arn else set())
+    return answer
+
+
 GAPS_BEFORE = {"autoscaling": {
     "RegisterScalableTarget": (gap_resource_id_validation, gap_capacity_validation,
                                gap_register_tags_refused_on_existing, gap_new_target_remember),
@@ -596,7 +619,7 @@ GAPS_BEFORE = {"autoscaling": {
     "PutScalingPolicy": (gap_resource_id_validation, gap_put_on_unregistered_target, gap_new_target_not_visible,
                          gap_policy_arn_stable_remember),
     "PutScheduledAction": (gap_resource_id_validation, gap_put_on_unregistered_target, gap_new_target_not_visible),
-    "DeleteScalingPolicy": (gap_delete_policy_missing,),
+    "DeleteScalingPolicy": (gap_delete_policy_missing, gap_policy_alarm_actions_remember),
     "DeleteScheduledAction": (gap_delete_action_missing,),
 }, "cloudwatch": {
     "PutMetricAlarm": (cloudwatch_gaps.gap_put_alarm_keeps_tags_remember,),
@@ -604,8 +627,9 @@ GAPS_BEFORE = {"autoscaling": {
     "DeleteAlarms": (cloudwatch_gaps.gap_delete_missing_alarm,),
 }}
 GAPS_AFTER = {"autoscaling": {
-    "RegisterScalableTarget": (gap_register_tags_stored, gap_new_target_born),
+    "RegisterScalableTarget": (gap_register_tags_stored, gap_new_target_born, durable_gaps.gap_register_moves_capacity),
     "DeregisterScalableTarget": (gap_deregister_cascades,),
+    "DeleteScalingPolicy": (gap_policy_alarm_actions_forget,),
     "PutScalingPolicy": (gap_policy_arn_stable_restore,),
 }, "cloudwatch": {
     "PutMetricAlarm": (cloudwatch_gaps.gap_put_alarm_keeps_tags_restore,),
@@ -616,6 +640,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--operations-table", default="cfn-sma-operations", help="the journal table created at start")
     parser.add_argument("--exit-with-stdin", action="store_true", help="exit when stdin closes (used by the tests)")
     parser.add_argument("--receiver-port", type=int, help="also serve a ResponseURL receiver here that prints every PUT (make watch)")
     parser.add_argument("--seed-events", action="store_true",
@@ -633,8 +658,21 @@ def main():
         receiver = make_server("127.0.0.1", args.receiver_port, print_response, threaded=True, request_handler=QuietHandler)
         threading.Thread(target=receiver.serve_forever, daemon=True).start()
         print(f"ResponseURL receiver on http://127.0.0.1:{args.receiver_port}/", flush=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    create_operations_table(server.server_port, args.region, args.operations_table)
     print(f"listening {server.server_port}", flush=True)
-    server.serve_forever()
+    threading.Event().wait()
+
+
+def create_operations_table(port, region, name):
+    """The operations journal as template.yaml declares it: on demand, partition key Id (String), TTL ExpiresAt."""
+    import boto3
+    client = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name=region,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "Id", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "Id", "KeyType": "HASH"}])
+    client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ExpiresAt"})
 
 
 def print_response(environ, start_response):

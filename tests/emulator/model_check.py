@@ -13,7 +13,8 @@ from botocore.loaders import Loader
 from botocore.model import ServiceModel
 
 # The emulator's service names → botocore's.
-BOTOCORE_NAMES = {"autoscaling": "application-autoscaling", "sagemaker": "sagemaker", "cloudwatch": "cloudwatch"}
+BOTOCORE_NAMES = {"autoscaling": "application-autoscaling", "sagemaker": "sagemaker", "cloudwatch": "cloudwatch",
+                  "dynamodb": "dynamodb"}
 
 
 class ModelCheck:
@@ -58,6 +59,9 @@ class ModelCheck:
 
     def walk(self, shape, value, path, problems):
         kind = shape.type_name
+        if value is None:
+            # AWS's JSON protocols leave a member with no value out; an explicit null is refused.
+            return problems.append(f"{path} is null: a member with no value is left out")
         if kind == "structure":
             if not isinstance(value, dict):
                 return problems.append(f"{path} must be an object")

@@ -222,7 +222,13 @@ class SageMaker:
                                  "(see \"Update or delete endpoints that use auto scaling\")")
         endpoint.endpoint_status = "Updating"
         reason = self.failing.pop(("update", name), None)
-        retain = bool(body.get("RetainAllVariantProperties"))
+        # RetainAllVariantProperties keeps each variant's instance count unless ExcludeRetainedVariantProperties
+        # names DesiredInstanceCount (SageMaker API reference, UpdateEndpoint).
+        excluded = {p.get("VariantPropertyType") for p in body.get("ExcludeRetainedVariantProperties") or []}
+        retain = bool(body.get("RetainAllVariantProperties")) and "DesiredInstanceCount" not in excluded
+        # gap_failure_reason_kept: SageMaker may keep the FailureReason of an earlier failed update after a later
+        # one succeeds (moto has none; the emulator used to clear it): an old reason is not this update's.
+        kept_reason = endpoint.failure_reason
 
         def apply_update(endpoint):
             counts = {v["VariantName"]: v.get("CurrentInstanceCount") for v in endpoint.production_variants}
@@ -232,7 +238,7 @@ class SageMaker:
                 if retain and counts.get(variant["VariantName"]) is not None and "CurrentInstanceCount" in variant:
                     variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = counts[variant["VariantName"]]
 
-        self.later(name, self.seconds("update", name), "InService", reason, None if reason else apply_update)
+        self.later(name, self.seconds("update", name), "InService", reason or kept_reason, None if reason else apply_update)
         return {"EndpointArn": endpoint.arn}
 
     def op_DeleteEndpoint(self, body):
@@ -246,14 +252,37 @@ class SageMaker:
         return {}
 
     def op_UpdateEndpointWeightsAndCapacities(self, body):
+        """gap (durable_gaps): refused while the endpoint is not InService ("Cannot update in-progress endpoint");
+        otherwise an update: Updating for a while, then the counts (moto: instant, never refused)."""
         endpoint = self.endpoint(body["EndpointName"])
+        if endpoint.endpoint_status != "InService":
+            raise self.error("ValidationException", f"Cannot update in-progress endpoint \"{endpoint.arn}\".")
+        counts = {}
         for wanted in body.get("DesiredWeightsAndCapacities") or []:
             variant = next((v for v in endpoint.production_variants if v["VariantName"] == wanted["VariantName"]), None)
             if variant is None:
                 raise self.error("ValidationException", f"The variant {wanted['VariantName']} does not exist.")
             if "DesiredInstanceCount" in wanted:
-                variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = wanted["DesiredInstanceCount"]
+                counts[wanted["VariantName"]] = wanted["DesiredInstanceCount"]
+        self.capacity_update(endpoint, counts)
         return {"EndpointArn": endpoint.arn}
+
+    def capacity_update(self, endpoint, counts):
+        """An update of instance counts (UpdateEndpointWeightsAndCapacities, or Application Auto Scaling moving a
+        count into Min..Max): Updating for the endpoint's "capacity" timing, then InService with the counts. A
+        FailureReason from an earlier update stays (gap_failure_reason_kept)."""
+        endpoint.endpoint_status = "Updating"
+        for variant in endpoint.production_variants:
+            if variant["VariantName"] in counts:
+                variant["DesiredInstanceCount"] = counts[variant["VariantName"]]
+
+        def apply(e):
+            for variant in e.production_variants:
+                if variant["VariantName"] in counts:
+                    variant["CurrentInstanceCount"] = counts[variant["VariantName"]]
+
+        self.later(endpoint.endpoint_name, self.seconds("capacity", endpoint.endpoint_name), "InService",
+                   endpoint.failure_reason, apply)
 
     def by_arn(self, resource_arn):
         for endpoint in self.backend().endpoints.values():
@@ -277,7 +306,7 @@ class SageMaker:
         return {"Tags": list(self.by_arn(body["ResourceArn"]).tags)}
 
 
-DEFAULT_TIMING = {"create": 2.0, "update": 2.0, "delete": 1.0}
+DEFAULT_TIMING = {"create": 2.0, "update": 2.0, "delete": 1.0, "capacity": 1.0}
 
 
 def config_variants(variants):
