@@ -358,9 +358,12 @@ async fn hand_over(record: &mut Record, aas: &Session, ctx: &Context) -> Result<
     let grace = now_ms() + ctx.handover_grace.as_millis() as u64;
     aas.journal_release(&record.id, &record.holder, true, grace).await?;
     match aas.hand_over(function, &journal::handover_event(&record.id)).await {
-        Ok(()) => {
-            tracing::info!(operation = %record.id, step = "hand-over", "handed the operation to the next invocation");
+        Ok(queued) => {
             aas.release_hold();
+            if let Some(request_id) = &queued {
+                aas.journal_lease_to(&record.id, request_id).await?;
+            }
+            tracing::info!(operation = %record.id, step = "hand-over", next = ?queued, "handed the operation to the next invocation");
             Ok(Some(Answer::Nothing))
         }
         Err(err) => {

@@ -214,8 +214,12 @@ impl Handler {
             return;
         }
         let Some(function) = invocation.function.filter(|_| self.settings.mode == Mode::Direct) else { return };
-        if let Err(err) = session.hand_over(function, &journal::handover_event(&id)).await {
-            tracing::error!(operation = %id, error = %err, "the hand-over failed; the scheduled reconcile takes the operation up");
+        match session.hand_over(function, &journal::handover_event(&id)).await {
+            Ok(Some(request_id)) => {
+                let _ = session.journal_lease_to(&id, &request_id).await;
+            }
+            Ok(None) => {}
+            Err(err) => tracing::error!(operation = %id, error = %err, "the hand-over failed; the scheduled reconcile takes the operation up"),
         }
     }
 }

@@ -226,11 +226,12 @@ impl Session {
         Ok(renamed)
     }
 
-    /// Hands an operation to the function's next invocation: an asynchronous Invoke of itself.
+    /// Hands an operation to the function's next invocation: an asynchronous Invoke of itself. Returns the
+    /// request id that invocation will have, when Lambda says it.
     ///
     /// # Errors
     /// The final AWS error (`lambda:InvokeFunction` missing, named).
-    pub async fn hand_over(&self, function: &str, payload: &Value) -> Result<()> {
+    pub async fn hand_over(&self, function: &str, payload: &Value) -> Result<Option<String>> {
         let bytes = payload.to_string().into_bytes();
         self.retrying("Invoke", NotFound::Final, || self.clients.lambda.invoke_event(function, &bytes)).await
     }

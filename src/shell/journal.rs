@@ -176,6 +176,24 @@ impl Session {
         self.lease_write(id, update).await
     }
 
+    /// A queued hand-over's lease goes to the request id Lambda gave it (a duplicate or stale hand-over, with
+    /// another id, then finds the lease taken); only while the lease is still the hand-over's.
+    ///
+    /// # Errors
+    /// The final AWS error. A lease already taken (by that invocation, quick to start) is not an error.
+    pub async fn journal_lease_to(&self, id: &str, request_id: &str) -> Result<()> {
+        let update = json!({
+            "Key": {"Id": {"S": id}},
+            "UpdateExpression": "SET LeaseHolder = :to",
+            "ConditionExpression": "LeaseHolder = :handed",
+            "ExpressionAttributeValues": {":to": {"S": request_id}, ":handed": {"S": HANDED_OVER}},
+        });
+        match self.dynamodb("UpdateItem", update).await {
+            Err(err) if !condition_failed(&err) => Err(err),
+            _ => Ok(()),
+        }
+    }
+
     async fn lease_write(&self, id: &str, update: Value) -> Result<()> {
         match self.dynamodb("UpdateItem", update).await {
             Ok(_) => Ok(()),

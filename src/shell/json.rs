@@ -19,6 +19,10 @@ use crate::shell::endpoint::{self, Service};
 use crate::shell::errors::{foreign_status, one_line, retry_for};
 use crate::{Error, Result};
 
+/// Where a body-less answer's `x-amzn-RequestId` is kept: Lambda's asynchronous Invoke answers 202 with the
+/// request id the queued invocation will have.
+const ASYNC_REQUEST_ID: &str = "x-amzn-RequestId";
+
 /// At most this much of an error answer is read.
 const MAX_ERROR_BYTES: usize = 8192;
 
@@ -149,15 +153,17 @@ impl JsonService {
     }
 
     /// Lambda's Invoke of `function` (a name or ARN) with `payload`, asynchronously (`X-Amz-Invocation-Type:
-    /// Event`): Lambda queues it and answers 202.
+    /// Event`): Lambda queues it and answers 202, with the request id the queued invocation will have (when it
+    /// says so).
     ///
     /// # Errors
     /// [`Error::Aws`] with Lambda's code.
-    pub async fn invoke_event(&self, function: &str, payload: &[u8]) -> Result<()> {
+    pub async fn invoke_event(&self, function: &str, payload: &[u8]) -> Result<Option<String>> {
         let name: String = url::form_urlencoded::byte_serialize(function.as_bytes()).collect();
         let path = format!("/2015-03-31/functions/{name}/invocations");
         let headers = vec![("content-type", self.content_type.to_owned()), ("x-amz-invocation-type", "Event".to_owned())];
-        self.send("Invoke", &path, headers, payload.to_vec()).await.map(drop)
+        let answer = self.send("Invoke", &path, headers, payload.to_vec()).await?;
+        Ok(answer.get(ASYNC_REQUEST_ID).and_then(Value::as_str).map(str::to_owned))
     }
 
     async fn send(&self, operation: &'static str, path: &str, mut headers: Vec<(&'static str, String)>, payload: Vec<u8>) -> Result<Value> {
@@ -178,9 +184,13 @@ impl JsonService {
             (!code.is_empty()).then_some(code)
         });
         if (200..300).contains(&status) {
+            let request_id = header("x-amzn-requestid");
             let bytes = answer.bytes().await.map_err(|err| network_error(operation, err))?;
-            return serde_json::from_slice(&bytes).or_else(|_| {
-                if bytes.is_empty() { Ok(Value::Null) } else { Err(foreign_status(operation, status, &kind, "an answer that is not JSON")) }
+            return serde_json::from_slice(&bytes).or_else(|_| match (bytes.is_empty(), request_id) {
+                // An answer with no body (Lambda's 202): only its request id says anything.
+                (true, Some(id)) => Ok(serde_json::json!({ASYNC_REQUEST_ID: id})),
+                (true, None) => Ok(Value::Null),
+                (false, _) => Err(foreign_status(operation, status, &kind, "an answer that is not JSON")),
             });
         }
         let text = crate::delivery::read_bounded(answer, MAX_ERROR_BYTES).await;

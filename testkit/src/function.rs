@@ -188,9 +188,16 @@ impl Function {
             for handed in queued {
                 invocations += 1;
                 assert!(invocations <= max_invocations, "{}: more than {max_invocations} invocations\nlogs:\n{}", event.name, self.logs());
-                self.runtime.invoke(handed["payload"].clone(), per_invocation).await;
+                self.deliver(&handed, per_invocation).await;
             }
         }
+    }
+
+    /// Delivers one queued self-invocation (as [`Emulator::invocations`] lists it) with the request id Lambda
+    /// gave it.
+    pub async fn deliver(&self, handed: &Value, per_invocation: Duration) -> Outcome {
+        let id = handed["request_id"].as_str().unwrap_or("handed-over");
+        self.runtime.invoke_with_id(handed["payload"].clone(), per_invocation, id).await.outcome
     }
 
     /// Sends an event as it is, without seeding the SageMaker resource it names (the SageMaker tests).

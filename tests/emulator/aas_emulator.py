@@ -224,12 +224,14 @@ class Emulator:
             if problems:
                 self.model_errors.append({"service": "lambda", "operation": "Invoke", "problems": problems})
             elif fault is None:
-                self.invocations.append({"function": function, "payload": payload})
+                # Lambda answers 202 with the request id the queued invocation will have (and keeps on its retries).
+                request_id = str(uuid.uuid4())
+                self.invocations.append({"function": function, "payload": payload, "request_id": request_id})
         if problems:
             return send(start_response, 400, {"__type": "EmulatorModelMismatch", "message": "; ".join(problems)})
         if fault is not None:
             return send(start_response, fault.get("status", 400), {"__type": fault["error"], "message": fault.get("message", "injected")})
-        start_response("202 Accepted", [("Content-Length", "0")])
+        start_response("202 Accepted", [("Content-Length", "0"), ("x-amzn-RequestId", request_id)])
         return [b""]
 
     def send_error(self, start_response, service, environ, err):
