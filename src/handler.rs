@@ -82,6 +82,10 @@ impl Handler {
         if let Some(key) = journal::handed_over_key(event) {
             return self.take_up(&key, deadline, invocation).await;
         }
+        if self.settings.mode == Mode::CdkProvider && journal::is_complete_without_operation(event) {
+            // The framework's isComplete for a resource that answered at once (no operation to poll).
+            return Ok(serde_json::json!({"IsComplete": true}));
+        }
         let mut unanswered = Vec::new();
         let mut result = Value::Null;
         for envelope in request::requests(event, self.settings.mode) {

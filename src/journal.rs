@@ -206,6 +206,18 @@ pub fn handed_over_key(event: &str) -> Option<String> {
     value.get(crate::endpoint_plan::OPERATION_KEY)?.get("id")?.as_str().map(str::to_owned)
 }
 
+/// The Provider framework's `isComplete` call for a resource with no operation: the request with onEvent's
+/// answer merged in (`Data` at the top level, which a CloudFormation request never has), and no operation key.
+pub fn is_complete_without_operation(event: &str) -> bool {
+    if !event.contains("\"Data\"") || event.contains(crate::endpoint_plan::OPERATION_KEY) {
+        return false;
+    }
+    let Ok(fields) = serde_json::from_str::<std::collections::HashMap<String, Box<serde_json::value::RawValue>>>(event) else {
+        return false;
+    };
+    fields.contains_key("Data") && fields.contains_key("RequestType")
+}
+
 /// EventBridge's scheduled event (`source` `aws.events`, `detail-type` `Scheduled Event`): the reconcile.
 pub fn is_scheduled(event: &str) -> bool {
     if !event.contains("aws.events") {
@@ -282,5 +294,7 @@ mod tests {
         assert!(is_scheduled(r#"{"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}"#));
         assert!(!is_scheduled(r#"{"source": "aws.events", "detail-type": "Other"}"#));
         assert!(!is_scheduled(r#"{"RequestType": "Create", "ResourceProperties": {"x": "aws.events"}}"#));
+        assert!(is_complete_without_operation(r#"{"RequestType": "Create", "PhysicalResourceId": "p", "Data": {}}"#));
+        assert!(!is_complete_without_operation(r#"{"RequestType": "Create", "ResourceProperties": {"Data": 1}}"#));
     }
 }

@@ -39,7 +39,18 @@ pub async fn delete(req: &Request, aas: &Session) -> Result<()> {
         tracing::info!("physical id is not a policy ARN (a failed create); nothing to delete");
         return Ok(());
     };
-    match aas.find_policy(&resource, &name, arn).await? {
+    let mut found = aas.find_policy(&resource, &name, arn).await?;
+    if found.is_none() {
+        // An endpoint update put the policy back under a new ARN; the journal maps this resource's ARN to it.
+        for successor in aas.journal_policy_successors(arn).await?.iter().rev() {
+            if let Some(dimension) = aas.find_policy(&resource, &name, successor).await? {
+                tracing::info!(policy = %name, arn = %successor, "the policy was put back by an endpoint update under this ARN");
+                found = Some(dimension);
+                break;
+            }
+        }
+    }
+    match found {
         None => tracing::info!(policy = %name, "scaling policy already gone"),
         Some(dimension) => {
             let existed = aas.delete_policy(&resource, dimension, &name).await?;

@@ -231,6 +231,7 @@ impl Emulator {
             .header("authorization", authorization)
             .header("x-amz-target", format!("{target_prefix}.{operation}"))
             .header("content-type", content_type)
+            .header("x-amzn-query-mode", if signing == "monitoring" { "true" } else { "false" })
             .body(body.to_string())
             .timeout(Duration::from_secs(10))
             .send()

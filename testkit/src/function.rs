@@ -20,7 +20,11 @@ pub struct Function {
     pub receiver: Receiver,
     pub emulator: Emulator,
     child: tokio::process::Child,
+    /// More processes polling the same Runtime API (Lambda's sandboxes running at once).
+    others: Vec<tokio::process::Child>,
     logs: Arc<Mutex<Vec<String>>>,
+    program: Program,
+    env: Vec<(String, String)>,
     pub started: std::time::Instant,
 }
 
@@ -138,7 +142,39 @@ impl Function {
         let runtime = RuntimeApi::start().await;
         let started = std::time::Instant::now();
         let (child, logs) = spawn(program, &runtime, &emulator.url, env);
-        Self { runtime, receiver, emulator, child, logs, started }
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Self { runtime, receiver, emulator, child, others: Vec::new(), logs, program: program.clone(), env, started }
+    }
+
+    fn env_pairs(&self) -> Vec<(&str, &str)> {
+        self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    /// Kills the process (SIGKILL: no clean-up of any kind) and starts a new one on the same Runtime API, as
+    /// Lambda starts a new sandbox after a crash.
+    pub async fn crash_and_restart(&mut self) {
+        self.child.start_kill().expect("kill the bootstrap");
+        let _ = self.child.wait().await;
+        let (child, logs) = spawn(&self.program, &self.runtime, &self.emulator.url, &self.env_pairs());
+        self.child = child;
+        let earlier = std::mem::replace(&mut self.logs, logs);
+        self.logs.lock().unwrap().splice(0..0, earlier.lock().unwrap().iter().cloned());
+    }
+
+    /// Starts one more process on the same Runtime API: two sandboxes serving at once.
+    pub fn add_process(&mut self) {
+        let (child, logs) = spawn(&self.program, &self.runtime, &self.emulator.url, &self.env_pairs());
+        self.others.push(child);
+        let theirs = logs;
+        let mine = self.logs.clone();
+        tokio::spawn(async move {
+            // Merge the second process's lines into the first's log, bounded by the test's life.
+            for _ in 0..600 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let lines: Vec<String> = theirs.lock().unwrap().drain(..).collect();
+                mine.lock().unwrap().extend(lines.into_iter().map(|l| format!("[second] {l}")));
+            }
+        });
     }
 
     /// The process id, for reading its memory.

@@ -14,6 +14,7 @@
 use std::path::PathBuf;
 
 pub mod emulator;
+pub mod endpoints;
 pub mod events;
 pub mod function;
 pub mod http;
