@@ -69,7 +69,10 @@ pub async fn run(mut record: Record, aas: &Session, ctx: &Context) -> Result<Ans
         if record.step == Step::Restoring && record.op.interrupted.is_some() {
             // Interrupted while restoring, twice: answer rather than try for ever.
             let req = request_of(&record)?;
-            let reason = format!("endpoint {}: the operation was interrupted twice while restoring ({why}); the saved auto scaling is in the operations journal as {}", record.op.endpoint, record.id);
+            let reason = format!(
+                "endpoint {}: the operation was interrupted twice while restoring ({why}); the saved auto scaling is in the operations journal as {}",
+                record.op.endpoint, record.id
+            );
             let response = Response::failed(&req.echo, Some(req.request_type), reason);
             return answer(&mut record, response, aas).await.map(|a| a.unwrap_or(Answer::Nothing));
         }
@@ -106,7 +109,8 @@ pub async fn run(mut record: Record, aas: &Session, ctx: &Context) -> Result<Ans
                 tracing::error!(operation = %record.id, step = record.step.as_str(), error = %err,
                     "the operation cannot go on; what was saved stays in the journal under this id");
                 let req = request_of(&record)?;
-                let reason = format!("endpoint {}: {err}; the saved auto scaling is in the operations journal as {}", record.op.endpoint, record.id);
+                let reason =
+                    format!("endpoint {}: {err}; the saved auto scaling is in the operations journal as {}", record.op.endpoint, record.id);
                 let response = Response::failed(&req.echo, Some(req.request_type), reason);
                 return answer(&mut record, response, aas).await.map(|a| a.unwrap_or(Answer::Nothing));
             }
@@ -160,7 +164,8 @@ async fn step(record: &mut Record, aas: &Session, ctx: &Context, looks: &mut u32
         Step::Restoring => return restore(record, aas, ctx, looks).await,
         Step::Answering => {
             let body = record.answer.clone().unwrap_or_default();
-            let response = Response::from_body(&body).ok_or_else(|| Error::Conflict(format!("operation {}: its recorded answer cannot be read", record.id)))?;
+            let response = Response::from_body(&body)
+                .ok_or_else(|| Error::Conflict(format!("operation {}: its recorded answer cannot be read", record.id)))?;
             return Ok(Some(Answer::Recorded { response, id: record.id.clone(), holder: record.holder.clone() }));
         }
         Step::Answered => return Ok(Some(Answer::Nothing)),
@@ -191,8 +196,8 @@ async fn save(record: &mut Record, seen: &EndpointView, aas: &Session) -> Result
 /// Step 4: UpdateEndpoint, unless the endpoint shows it took effect already (`seen`: a resumed operation).
 async fn update(record: &mut Record, seen: Option<EndpointView>, aas: &Session, ctx: &Context, looks: &mut u32) -> Result<Option<Answer>> {
     if let Some(seen) = &seen {
-        let took_effect = seen.config_name == record.op.new_config
-            || seen.failure_reason.is_some() && seen.failure_reason != record.op.reason_before;
+        let took_effect =
+            seen.config_name == record.op.new_config || seen.failure_reason.is_some() && seen.failure_reason != record.op.reason_before;
         if took_effect {
             return advance(record, Step::Waiting, aas).await.map(|()| None);
         }
@@ -245,7 +250,8 @@ async fn restore(record: &mut Record, aas: &Session, ctx: &Context, looks: &mut 
     if !record.op.restored {
         let kinds = seen.as_ref().map(EndpointView::kinds).unwrap_or_default();
         let (back, removed) = plan::restore_plan(&record.op.saved, &kinds);
-        let (back, removed): (Vec<SavedTarget>, Vec<SavedTarget>) = (back.into_iter().cloned().collect(), removed.into_iter().cloned().collect());
+        let (back, removed): (Vec<SavedTarget>, Vec<SavedTarget>) =
+            (back.into_iter().cloned().collect(), removed.into_iter().cloned().collect());
         for target in &back {
             for (old, new) in aas.restore_target(target).await? {
                 if old != new {
@@ -272,7 +278,11 @@ async fn restore(record: &mut Record, aas: &Session, ctx: &Context, looks: &mut 
             None => Response::failed(&req.echo, Some(req.request_type), format!("endpoint {} no longer exists", op.endpoint)),
         },
         (Some(reason), _) => {
-            let kept = if op.restored_targets.is_empty() { String::new() } else { format!("; auto scaling restored on {}", op.restored_targets.join(", ")) };
+            let kept = if op.restored_targets.is_empty() {
+                String::new()
+            } else {
+                format!("; auto scaling restored on {}", op.restored_targets.join(", "))
+            };
             let mut failed = Response::failed(&req.echo, Some(req.request_type), format!("endpoint {}: {reason}{kept}", op.endpoint));
             if op.kind == Kind::Create {
                 // The rollback Delete removes the endpoint the failed create made.
@@ -353,7 +363,10 @@ async fn wait(record: &mut Record, status: &str, aas: &Session, ctx: &Context, l
 /// refuses (no invoke permission), the operation takes its lease back and ends here: restored and answered.
 async fn hand_over(record: &mut Record, aas: &Session, ctx: &Context) -> Result<Option<Answer>> {
     let Some(function) = &ctx.function else {
-        return Err(Error::Conflict(format!("endpoint {} is still in a transition, and this invocation cannot hand the operation over", record.op.endpoint)));
+        return Err(Error::Conflict(format!(
+            "endpoint {} is still in a transition, and this invocation cannot hand the operation over",
+            record.op.endpoint
+        )));
     };
     let grace = now_ms() + ctx.handover_grace.as_millis() as u64;
     aas.journal_release(&record.id, &record.holder, true, grace).await?;
@@ -372,7 +385,10 @@ async fn hand_over(record: &mut Record, aas: &Session, ctx: &Context) -> Result<
                 return Ok(Some(Answer::Nothing));
             };
             *record = taken;
-            let why = format!("endpoint {} is still in a transition, and the operation could not be handed to the next invocation: {err}", record.op.endpoint);
+            let why = format!(
+                "endpoint {} is still in a transition, and the operation could not be handed to the next invocation: {err}",
+                record.op.endpoint
+            );
             if record.step < Step::Restoring {
                 record.op.decide(Err(why));
                 advance(record, Step::Restoring, aas).await?;

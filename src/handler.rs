@@ -117,7 +117,9 @@ impl Handler {
             };
             result = async {
                 let response = match pending {
-                    Ok(req) if req.resource_type == ResourceType::Endpoint => return self.endpoint_event(req, url, deadline, invocation).await,
+                    Ok(req) if req.resource_type == ResourceType::Endpoint => {
+                        return self.endpoint_event(req, url, deadline, invocation).await;
+                    }
                     Ok(req) => self.process(req, deadline).await,
                     Err(failed) => Some(failed),
                 };
@@ -180,7 +182,11 @@ impl Handler {
         match interrupted {
             Interrupted::Panicked(message) => {
                 tracing::error!(panic = %message, "handler panicked");
-                Response::failed(&req.echo, Some(req.request_type), "internal error: the function failed unexpectedly; see its log for the details")
+                Response::failed(
+                    &req.echo,
+                    Some(req.request_type),
+                    "internal error: the function failed unexpectedly; see its log for the details",
+                )
             }
             Interrupted::TimedOut => {
                 let waiting = progress.current().map(|op| format!(" waiting for {op}")).unwrap_or_default();

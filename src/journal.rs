@@ -120,8 +120,8 @@ impl Record {
         let id = text("Id").ok_or("the journal item has no Id")?.to_owned();
         let event = serde_json::from_str(text("Event").ok_or("the journal item has no Event")?).map_err(|e| format!("its Event: {e}"))?;
         let step = text("Step").and_then(Step::parse).ok_or("the journal item has no readable Step")?;
-        let op: Operation =
-            serde_json::from_str(text("Operation").ok_or("the journal item has no Operation")?).map_err(|e| format!("its Operation: {e}"))?;
+        let op: Operation = serde_json::from_str(text("Operation").ok_or("the journal item has no Operation")?)
+            .map_err(|e| format!("its Operation: {e}"))?;
         if op.version > crate::endpoint_plan::VERSION {
             return Err(format!("the operation is version {}, newer than this function's {}", op.version, crate::endpoint_plan::VERSION));
         }

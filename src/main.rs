@@ -56,7 +56,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let handler = &handler;
         async move {
             let context = &event.context;
-            let invocation = Invocation { deadline_ms: context.deadline, function: Some(&context.invoked_function_arn), request_id: &context.request_id };
+            let invocation = Invocation {
+                deadline_ms: context.deadline,
+                function: Some(&context.invoked_function_arn),
+                request_id: &context.request_id,
+            };
             handler.invoke_as(event.payload.get(), &invocation).await
         }
     }))

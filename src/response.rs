@@ -90,7 +90,8 @@ impl Response {
             _ => return None,
         };
         let data = value.get("Data")?.as_object()?.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect();
-        let echo = Echo { stack_id: text("StackId")?, request_id: text("RequestId")?, logical_id: text("LogicalResourceId")?, physical_id: None };
+        let echo =
+            Echo { stack_id: text("StackId")?, request_id: text("RequestId")?, logical_id: text("LogicalResourceId")?, physical_id: None };
         Some(Self { status, reason: text("Reason"), physical_id: text("PhysicalResourceId")?, echo, data })
     }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use cfn_sma_testkit as support;
 use serde_json::{Value, json};
-use support::endpoints::*;
 use support::Function;
+use support::endpoints::*;
 
 /// The scheduled reconcile's event, as EventBridge delivers it.
 fn scheduled() -> Value {
@@ -34,9 +34,15 @@ async fn step_alarm(f: &Function, name: &str) -> String {
 /// The alarm's actions name the step policy as it is now (its ARN changes when it is put back).
 async fn alarm_fires_current_policy(f: &Function, name: &str) {
     let state = f.emulator.state().await;
-    let policy = state["policies"].as_array().unwrap().iter().find(|p| p["ResourceId"] == variant_id(name, "a") && p["PolicyName"] == "latency-steps").cloned();
+    let policy = state["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ResourceId"] == variant_id(name, "a") && p["PolicyName"] == "latency-steps")
+        .cloned();
     let policy = policy.expect("the step policy is back");
-    let alarm = state["alarms"].as_array().unwrap().iter().find(|a| a["AlarmName"] == format!("{name}-latency")).cloned().expect("the alarm");
+    let alarm =
+        state["alarms"].as_array().unwrap().iter().find(|a| a["AlarmName"] == format!("{name}-latency")).cloned().expect("the alarm");
     assert_eq!(alarm["AlarmActions"], json!([policy["PolicyARN"]]), "the alarm fires the re-created policy");
 }
 
@@ -83,7 +89,14 @@ async fn crash_at(boundary: Boundary) {
     step_alarm(&f, &name).await;
     let before_calls = f.emulator.calls_with_bodies(boundary.operation, boundary.matching).await.len();
     f.emulator.hang(boundary.operation, boundary.matching, 30, 1).await;
-    let update = stack.event("Update", "Endpoint", ENDPOINT, endpoint_props(&name, &format!("{name}-c2")), Some(&arn), Some(endpoint_props(&name, &format!("{name}-c1"))));
+    let update = stack.event(
+        "Update",
+        "Endpoint",
+        ENDPOINT,
+        endpoint_props(&name, &format!("{name}-c2")),
+        Some(&arn),
+        Some(endpoint_props(&name, &format!("{name}-c1"))),
+    );
     let first = update.json(&f.receiver);
     let runtime_first = first.clone();
     let invoked = {
@@ -152,7 +165,14 @@ async fn a_dropped_hand_over_is_taken_up_by_the_scheduled_reconcile_and_duplicat
     let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
     step_alarm(&f, name).await;
     f.emulator.timing_of(name, 1.0, 8.0, 1.0).await;
-    let update = stack.event("Update", "Endpoint", ENDPOINT, endpoint_props(name, &format!("{name}-c2")), Some(&arn), Some(endpoint_props(name, &format!("{name}-c1"))));
+    let update = stack.event(
+        "Update",
+        "Endpoint",
+        ENDPOINT,
+        endpoint_props(name, &format!("{name}-c2")),
+        Some(&arn),
+        Some(endpoint_props(name, &format!("{name}-c1"))),
+    );
     f.runtime.invoke(update.json(&f.receiver), Duration::from_secs(5)).await;
     let dropped = f.emulator.invocations().await;
     assert_eq!(dropped.len(), 1, "one hand-over queued: {dropped:?}\n{}", f.logs());
@@ -183,7 +203,14 @@ async fn the_same_event_in_two_sandboxes_at_once_gets_one_answer_and_one_update(
     let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
     step_alarm(&f, name).await;
     f.add_process();
-    let update = stack.event("Update", "Endpoint", ENDPOINT, endpoint_props(name, &format!("{name}-c2")), Some(&arn), Some(endpoint_props(name, &format!("{name}-c1"))));
+    let update = stack.event(
+        "Update",
+        "Endpoint",
+        ENDPOINT,
+        endpoint_props(name, &format!("{name}-c2")),
+        Some(&arn),
+        Some(endpoint_props(name, &format!("{name}-c1"))),
+    );
     let event = update.json(&f.receiver);
     let (one, two) = tokio::join!(f.runtime.invoke(event.clone(), PER_INVOCATION), f.runtime.invoke(event, PER_INVOCATION));
     assert!(matches!(one, support::Outcome::Response(_)) && matches!(two, support::Outcome::Response(_)), "{one:?} {two:?}");
@@ -235,7 +262,8 @@ async fn a_min_capacity_above_the_new_fleet_is_a_wait_and_each_variant_gets_its_
         let target = json!({"EndpointName": name, "VariantName": variant, "MinCapacity": min.to_string(), "MaxCapacity": "5"});
         assert_eq!(f.send(&stack.create(&format!("Target{variant}"), target)).await["Status"], "SUCCESS");
         in_service(&f, name).await;
-        let scaled = json!({"EndpointName": name, "DesiredWeightsAndCapacities": [{"VariantName": variant, "DesiredInstanceCount": count}]});
+        let scaled =
+            json!({"EndpointName": name, "DesiredWeightsAndCapacities": [{"VariantName": variant, "DesiredInstanceCount": count}]});
         assert_eq!(f.emulator.aws("SageMaker", "UpdateEndpointWeightsAndCapacities", scaled).await.0, 200);
         in_service(&f, name).await;
     }
@@ -251,6 +279,10 @@ async fn a_min_capacity_above_the_new_fleet_is_a_wait_and_each_variant_gets_its_
     assert_eq!(body["Data"]["CapacityNotRestored"], "", "{body}");
     in_service(&f, name).await;
     assert_eq!((capacity(&f, name, "a").await, capacity(&f, name, "b").await), (json!(4), json!(3)), "each its own count\n{}", f.logs());
-    assert!(f.logs().contains("Cannot update in-progress endpoint") || f.logs().contains("status=Updating"), "the capacity waited\n{}", f.logs());
+    assert!(
+        f.logs().contains("Cannot update in-progress endpoint") || f.logs().contains("status=Updating"),
+        "the capacity waited\n{}",
+        f.logs()
+    );
     no_model_errors(&f).await;
 }

@@ -244,7 +244,9 @@ async fn an_operation_that_cannot_be_handed_over_restores_and_answers() {
     f.emulator.timing_of(name, 1.0, 30.0, 1.0).await;
     // No lambda:InvokeFunction on itself: the hand-over is refused for good.
     f.emulator
-        .control_fault(json!({"operation": "Invoke", "match": "stack/nohand/", "error": "AccessDeniedException", "message": "no invoke", "times": 5}))
+        .control_fault(
+            json!({"operation": "Invoke", "match": "stack/nohand/", "error": "AccessDeniedException", "message": "no invoke", "times": 5}),
+        )
         .await;
     let (body, invocations) = update_to(&f, &stack, name, &arn, &format!("{name}-c1"), &format!("{name}-c2"), PER_INVOCATION).await;
     assert_eq!((body["Status"].as_str(), invocations), (Some("FAILED"), 1), "{body}");

@@ -11,9 +11,13 @@ import sys
 from cfnlint.decode import decode
 from parliament import analyze_policy_string
 
-SAMPLE = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::StackName": "s"}
-GETATT = {"LogGroup.Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/s-cfn-sagemaker-autoscaling:*",
+SAMPLE = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::StackName": "s",
+          "EndpointNamePattern": "ml-prod-*",
           "Function.Arn": "arn:aws:lambda:us-east-1:123456789012:function:s-cfn-sagemaker-autoscaling"}
+REFS = {"EndpointKmsKeyArns": ["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"]}
+GETATT = {"LogGroup.Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/s-cfn-sagemaker-autoscaling:*",
+          "Function.Arn": "arn:aws:lambda:us-east-1:123456789012:function:s-cfn-sagemaker-autoscaling",
+          "OperationsTable.Arn": "arn:aws:dynamodb:us-east-1:123456789012:table/s-OperationsTable-1"}
 
 
 def resolve(value):
@@ -25,6 +29,8 @@ def resolve(value):
             for name, sample in SAMPLE.items():
                 text = text.replace("${" + name + "}", sample)
             return text
+        if key == "Ref" and arg in REFS:
+            return REFS[arg]
         if key == "Fn::GetAtt":
             return GETATT[arg if isinstance(arg, str) else ".".join(arg)]
     if isinstance(value, dict):

@@ -36,7 +36,13 @@ impl Handler {
     }
 
     /// A CloudFormation event of `Custom::SageMakerEndpoint` (onEvent, in `cdk-provider` mode).
-    pub(super) async fn endpoint_event(&self, req: Request, url: Option<Url>, deadline: Instant, invocation: &Invocation<'_>) -> Result<Value, String> {
+    pub(super) async fn endpoint_event(
+        &self,
+        req: Request,
+        url: Option<Url>,
+        deadline: Instant,
+        invocation: &Invocation<'_>,
+    ) -> Result<Value, String> {
         let limit = guard::work_limit(deadline, self.settings.margin, Instant::now());
         let progress = Progress::default();
         let session = self.session(limit, progress.clone());
@@ -219,7 +225,9 @@ impl Handler {
                 let _ = session.journal_lease_to(&id, &request_id).await;
             }
             Ok(None) => {}
-            Err(err) => tracing::error!(operation = %id, error = %err, "the hand-over failed; the scheduled reconcile takes the operation up"),
+            Err(err) => {
+                tracing::error!(operation = %id, error = %err, "the hand-over failed; the scheduled reconcile takes the operation up")
+            }
         }
     }
 }

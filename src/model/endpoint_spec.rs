@@ -139,9 +139,10 @@ impl EndpointSpec {
         let wait = seconds(blue_green, "TerminationWaitInSeconds");
         let named = |key: &str, v: u64| format!("DeploymentConfig.BlueGreenUpdatePolicy.{key} ({v} s)");
         match (max, wait) {
-            (Some(max), Some(wait)) => {
-                Some((max + wait, format!("{} plus {}", named("MaximumExecutionTimeoutInSeconds", max), named("TerminationWaitInSeconds", wait))))
-            }
+            (Some(max), Some(wait)) => Some((
+                max + wait,
+                format!("{} plus {}", named("MaximumExecutionTimeoutInSeconds", max), named("TerminationWaitInSeconds", wait)),
+            )),
             (Some(max), None) => Some((max, named("MaximumExecutionTimeoutInSeconds", max))),
             (None, Some(wait)) => Some((wait, named("TerminationWaitInSeconds", wait))),
             (None, None) => None,
@@ -254,7 +255,8 @@ mod tests {
             json!([{"VariantPropertyType": "DesiredWeight"}, {"VariantPropertyType": "DataCaptureConfig"}])
         );
         assert_eq!(spec.longest_deployment(), None);
-        let explicit = EndpointSpec::from_properties(&json!({"EndpointConfigName": "c2", "RetainAllVariantProperties": "false"}), "x").unwrap();
+        let explicit =
+            EndpointSpec::from_properties(&json!({"EndpointConfigName": "c2", "RetainAllVariantProperties": "false"}), "x").unwrap();
         assert_eq!(explicit.update_request()["RetainAllVariantProperties"], false);
         assert!(explicit.update_request().get("ExcludeRetainedVariantProperties").is_none());
         let blue_green = EndpointSpec::from_properties(
@@ -265,7 +267,10 @@ mod tests {
         .unwrap();
         let (seconds, named) = blue_green.longest_deployment().unwrap();
         assert_eq!(seconds, 4200);
-        assert!(named.contains("MaximumExecutionTimeoutInSeconds (3600 s)") && named.contains("TerminationWaitInSeconds (600 s)"), "{named}");
+        assert!(
+            named.contains("MaximumExecutionTimeoutInSeconds (3600 s)") && named.contains("TerminationWaitInSeconds (600 s)"),
+            "{named}"
+        );
     }
 
     #[test]

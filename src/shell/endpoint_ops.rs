@@ -88,7 +88,11 @@ impl Session {
     /// The final AWS error.
     pub async fn save_targets(&self, variant: &str, resource_id: &str, capacity: Option<i64>) -> Result<Vec<SavedTarget>> {
         let found = self
-            .every_page("DescribeScalableTargets", &json!({"ServiceNamespace": "sagemaker", "ResourceIds": [resource_id]}), "ScalableTargets")
+            .every_page(
+                "DescribeScalableTargets",
+                &json!({"ServiceNamespace": "sagemaker", "ResourceIds": [resource_id]}),
+                "ScalableTargets",
+            )
             .await?;
         let mut saved = Vec::new();
         for target in found.into_iter().filter(|t| t.get("ResourceId").and_then(Value::as_str) == Some(resource_id)) {

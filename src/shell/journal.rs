@@ -29,7 +29,9 @@ impl Session {
 
     /// The error of an endpoint operation without a journal.
     pub fn journal_missing(&self) -> Error {
-        Error::invalid("OPERATIONS_TABLE is not set: Custom::SageMakerEndpoint keeps its operations in a DynamoDB table (template.yaml creates it)")
+        Error::invalid(
+            "OPERATIONS_TABLE is not set: Custom::SageMakerEndpoint keeps its operations in a DynamoDB table (template.yaml creates it)",
+        )
     }
 
     /// Whether the function has a journal (`OPERATIONS_TABLE`).

@@ -78,7 +78,10 @@ pub fn endpoint_state(value: &Value) -> EndpointState {
     // Shadow variants are registered, scaled and refused by SageMaker like production ones.
     let lists = ["ProductionVariants", "ShadowProductionVariants"].map(|key| value.get(key).and_then(Value::as_array));
     let variants = {
-        lists.into_iter().flatten().flatten()
+        lists
+            .into_iter()
+            .flatten()
+            .flatten()
             .map(|v| {
                 let serverless = v.get("CurrentServerlessConfig").or_else(|| v.get("DesiredServerlessConfig"));
                 let provisioned = serverless.and_then(|s| s.get("ProvisionedConcurrency")).and_then(Value::as_i64);

@@ -145,8 +145,15 @@ pub async fn auto_scaled_with_a_new_instance_type(f: &Function, stack: &Stack, n
     (arn, before)
 }
 
-pub async fn update_to(f: &Function, stack: &Stack, name: &str, arn: &str, from: &str, to: &str, per_invocation: Duration) -> (Value, usize) {
+pub async fn update_to(
+    f: &Function,
+    stack: &Stack,
+    name: &str,
+    arn: &str,
+    from: &str,
+    to: &str,
+    per_invocation: Duration,
+) -> (Value, usize) {
     let update = stack.event("Update", "Endpoint", ENDPOINT, endpoint_props(name, to), Some(arn), Some(endpoint_props(name, from)));
     f.send_long(&update, per_invocation, 12).await
 }
-
