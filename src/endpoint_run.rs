@@ -51,7 +51,10 @@ pub fn event_of(req: &Request) -> Value {
 /// # Errors
 /// An event that is not a complete CloudFormation request.
 pub fn request_of(record: &Record) -> Result<Request> {
-    match request::requests(&record.event.to_string(), crate::settings::Mode::Direct).into_iter().next() {
+    // The Provider framework's onEvent has no ResponseURL to keep (it answers CloudFormation itself).
+    let has_url = record.event.get("ResponseURL").and_then(Value::as_str).is_some_and(|u| !u.is_empty());
+    let mode = if has_url { crate::settings::Mode::Direct } else { crate::settings::Mode::CdkProvider };
+    match request::requests(&record.event.to_string(), mode).into_iter().next() {
         Some(request::Envelope::Request(req)) => Ok(req),
         _ => Err(Error::Conflict(format!("operation {}: the journal's event is not a complete CloudFormation request", record.id))),
     }
