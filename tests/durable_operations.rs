@@ -87,8 +87,12 @@ async fn crash_at(boundary: Boundary) {
     let (mut f, stack) = setup(&format!("crash{}", boundary.label), &name).await;
     let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, &name).await;
     step_alarm(&f, &name).await;
-    let before_calls = f.emulator.calls_with_bodies(boundary.operation, boundary.matching).await.len();
-    f.emulator.hang(boundary.operation, boundary.matching, 30, 1).await;
+    // A journal write is told by what it sets and by this test's own key (the emulator is shared).
+    let key = format!(r#"}},"Key":{{"Id":{{"S":"{}"#, stack.id);
+    let matching = boundary.matching.replace("<key>", &key);
+    let matching = matching.as_str();
+    let before_calls = f.emulator.calls_with_bodies(boundary.operation, matching).await.len();
+    f.emulator.hang(boundary.operation, matching, 30, 1).await;
     let update = stack.event(
         "Update",
         "Endpoint",
@@ -107,7 +111,7 @@ async fn crash_at(boundary: Boundary) {
                 _ = call => false,
                 _ = async {
                     for _ in 0..200 {
-                        if f.emulator.calls_with_bodies(boundary.operation, boundary.matching).await.len() > before_calls { return; }
+                        if f.emulator.calls_with_bodies(boundary.operation, matching).await.len() > before_calls { return; }
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 } => true,
@@ -140,7 +144,7 @@ async fn killed_after_deregistering_the_retry_updates_and_restores() {
 
 #[tokio::test]
 async fn killed_after_update_endpoint_was_accepted_the_retry_waits_for_it() {
-    crash_at(Boundary { label: "updated", operation: "UpdateItem", matching: r#""S":"Waiting""# }).await;
+    crash_at(Boundary { label: "updated", operation: "UpdateItem", matching: r#"":step":{"S":"Waiting"}<key>"# }).await;
 }
 
 #[tokio::test]
@@ -150,12 +154,12 @@ async fn killed_while_restoring_the_retry_restores_once() {
 
 #[tokio::test]
 async fn killed_after_restoring_the_retry_sets_the_capacity_and_answers() {
-    crash_at(Boundary { label: "restored", operation: "UpdateItem", matching: r#""S":"Answering""# }).await;
+    crash_at(Boundary { label: "restored", operation: "UpdateItem", matching: r#"":step":{"S":"Answering"}<key>"# }).await;
 }
 
 #[tokio::test]
 async fn killed_after_the_answer_was_recorded_the_retry_sends_the_same_answer() {
-    crash_at(Boundary { label: "answered", operation: "UpdateItem", matching: r#"{"BOOL":true}"# }).await;
+    crash_at(Boundary { label: "answered", operation: "UpdateItem", matching: r#"":zero":{"N":"0"}<key>"# }).await;
 }
 
 #[tokio::test]
