@@ -7,12 +7,11 @@
 //! ours) and starts the long ones in the operations journal ([`crate::journal`]); [`crate::endpoint_run`] runs
 //! them step by step, across as many invocations as they need.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::endpoint_plan::{self as plan, Kind, Operation};
 use crate::endpoint_run::{self as run};
+pub use crate::endpoint_run::{Answer, Context};
 use crate::journal::{self, Claimant, Record, Step};
 use crate::model::endpoint_spec::{EndpointSpec, default_name};
 use crate::model::target_spec::{Owner, Tags};
@@ -20,37 +19,6 @@ use crate::request::{Request, RequestType};
 use crate::response::Response;
 use crate::shell::Session;
 use crate::{Error, Result};
-
-/// What handling an endpoint event came to.
-#[derive(Debug)]
-pub enum Answer {
-    /// An answer that needed no operation: delivered as any other resource's.
-    Now(Response),
-    /// The operation's answer, recorded in the journal before it is delivered; once delivered, the operation is
-    /// marked answered under the lease `holder` holds.
-    Recorded { response: Response, id: String, holder: String },
-    /// Nothing to answer here: handed to the next invocation, or held by another one.
-    Nothing,
-    /// `cdk-provider` mode: the operation goes on; the Provider framework's `isComplete` polls it.
-    Pending { id: String, physical_id: String },
-}
-
-/// What an endpoint event needs beyond the request: who this invocation is and how it may go on.
-#[derive(Debug, Clone, Default)]
-pub struct Context {
-    /// The function's own ARN, for handing over (direct mode).
-    pub function: Option<String>,
-    /// `cdk-provider` mode: where an operation must wait, [`Answer::Pending`].
-    pub provider: bool,
-    /// The invocation's request id: the holder of the leases it takes.
-    pub invocation: String,
-    /// The invocation's deadline (milliseconds since the epoch): the end of its leases.
-    pub deadline_ms: u64,
-    /// No waiting inside this invocation (the scheduled reconcile): at the first wait, hand over.
-    pub one_pass: bool,
-    /// How long a queued hand-over holds the lease before the reconcile may take the operation.
-    pub handover_grace: Duration,
-}
 
 /// Create or Update, the properties validated.
 ///
@@ -159,7 +127,7 @@ async fn known(req: &Request, aas: &Session, ctx: &Context) -> Result<Option<Ans
 /// # Errors
 /// A journal that cannot be reached.
 pub async fn resume(id: &str, claimant: Claimant<'_>, aas: &Session, ctx: &Context) -> Result<Answer> {
-    match aas.journal_claim(id, claimant, run::now_ms(), ctx.deadline_ms).await? {
+    match aas.journal_claim(id, claimant, journal::now_ms(), ctx.deadline_ms).await? {
         Some(record) => {
             tracing::info!(operation = %id, step = record.step.as_str(), "operation taken up");
             run::run(record, aas, ctx).await
@@ -174,7 +142,7 @@ pub async fn resume(id: &str, claimant: Claimant<'_>, aas: &Session, ctx: &Conte
 /// Writes a new operation (only if its key is absent), holding its lease, and runs it. When the key is there
 /// already, the same event was delivered twice at once: the one that holds the lease goes on.
 async fn begin(req: &Request, op: Operation, step: Step, aas: &Session, ctx: &Context) -> Result<Answer> {
-    let event = run::event_of(req);
+    let event = journal::event_of(req);
     let record = Record {
         id: journal::key(&req.echo),
         event,
@@ -193,7 +161,14 @@ async fn begin(req: &Request, op: Operation, step: Step, aas: &Session, ctx: &Co
 }
 
 fn new_operation(req: &Request, kind: Kind, endpoint: &str, arn: &str, config: &str) -> Operation {
-    Operation::start(kind, endpoint.to_owned(), arn.to_owned(), config.to_owned(), plan::service_timeout(&req.properties), run::now_ms())
+    Operation::start(
+        kind,
+        endpoint.to_owned(),
+        arn.to_owned(),
+        config.to_owned(),
+        plan::service_timeout(&req.properties),
+        journal::now_ms(),
+    )
 }
 
 /// Who owns an endpoint, for a Reason or a log line.

@@ -3,15 +3,13 @@
 //! carry the operation on from the last recorded step, so a crash, a retry or a dropped hand-over repeats
 //! nothing that was done and loses nothing that was saved.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::time::Instant;
 
-use crate::endpoint::{Answer, Context};
 use crate::endpoint_plan::{self as plan, EndpointView, Kind, Outcome, SavedTarget};
-use crate::journal::{self, Claimant, Record, Step};
-use crate::request::{self, Request};
+use crate::journal::{self, Claimant, Record, Step, now_ms, request_of};
 use crate::response::Response;
 use crate::sagemaker::{ENDPOINT_TRANSITIONS, poll_delay};
 use crate::shell::Session;
@@ -22,42 +20,35 @@ const HANDOVER_RESERVE: Duration = Duration::from_secs(2);
 /// A look at the endpoint closer than this to the previous one is not worth an invocation's time.
 const MIN_LOOK_GAP: Duration = Duration::from_millis(500);
 
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+/// What handling an endpoint event came to.
+#[derive(Debug)]
+pub enum Answer {
+    /// An answer that needed no operation: delivered as any other resource's.
+    Now(Response),
+    /// The operation's answer, recorded in the journal before it is delivered; once delivered, the operation is
+    /// marked answered under the lease `holder` holds.
+    Recorded { response: Response, id: String, holder: String },
+    /// Nothing to answer here: handed to the next invocation, or held by another one.
+    Nothing,
+    /// `cdk-provider` mode: the operation goes on; the Provider framework's `isComplete` polls it.
+    Pending { id: String, physical_id: String },
 }
 
-/// The CloudFormation request as the journal keeps it (the envelope and the properties).
-pub fn event_of(req: &Request) -> Value {
-    let mut event = json!({
-        "RequestType": req.request_type.as_str(),
-        "ResponseURL": req.response_url,
-        "StackId": req.echo.stack_id,
-        "RequestId": req.echo.request_id,
-        "LogicalResourceId": req.echo.logical_id,
-        "ResourceType": req.resource_type.as_str(),
-        "ResourceProperties": req.properties,
-    });
-    if let Some(id) = &req.echo.physical_id {
-        event["PhysicalResourceId"] = json!(id);
-    }
-    if !req.old_properties.is_null() {
-        event["OldResourceProperties"] = req.old_properties.clone();
-    }
-    event
-}
-
-/// The request a journal item holds.
-///
-/// # Errors
-/// An event that is not a complete CloudFormation request.
-pub fn request_of(record: &Record) -> Result<Request> {
-    // The Provider framework's onEvent has no ResponseURL to keep (it answers CloudFormation itself).
-    let has_url = record.event.get("ResponseURL").and_then(Value::as_str).is_some_and(|u| !u.is_empty());
-    let mode = if has_url { crate::settings::Mode::Direct } else { crate::settings::Mode::CdkProvider };
-    match request::requests(&record.event.to_string(), mode).into_iter().next() {
-        Some(request::Envelope::Request(req)) => Ok(req),
-        _ => Err(Error::Conflict(format!("operation {}: the journal's event is not a complete CloudFormation request", record.id))),
-    }
+/// What an endpoint event needs beyond the request: who this invocation is and how it may go on.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The function's own ARN, for handing over (direct mode).
+    pub function: Option<String>,
+    /// `cdk-provider` mode: where an operation must wait, [`Answer::Pending`].
+    pub provider: bool,
+    /// The invocation's request id: the holder of the leases it takes.
+    pub invocation: String,
+    /// The invocation's deadline (milliseconds since the epoch): the end of its leases.
+    pub deadline_ms: u64,
+    /// No waiting inside this invocation (the scheduled reconcile): at the first wait, hand over.
+    pub one_pass: bool,
+    /// How long a queued hand-over holds the lease before the reconcile may take the operation.
+    pub handover_grace: Duration,
 }
 
 /// Runs the operation from its recorded step until it is answered, handed over, or (cdk-provider) pending.

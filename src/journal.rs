@@ -9,8 +9,50 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use crate::endpoint_plan::Operation;
-use crate::request::Echo;
+use crate::request::{self, Echo, Request};
+use crate::{Error, Result};
+
+/// Milliseconds since the epoch: leases and deadlines are wall-clock times shared by every invocation.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The CloudFormation request as the journal keeps it (the envelope and the properties).
+pub fn event_of(req: &Request) -> Value {
+    let mut event = json!({
+        "RequestType": req.request_type.as_str(),
+        "ResponseURL": req.response_url,
+        "StackId": req.echo.stack_id,
+        "RequestId": req.echo.request_id,
+        "LogicalResourceId": req.echo.logical_id,
+        "ResourceType": req.resource_type.as_str(),
+        "ResourceProperties": req.properties,
+    });
+    if let Some(id) = &req.echo.physical_id {
+        event["PhysicalResourceId"] = json!(id);
+    }
+    if !req.old_properties.is_null() {
+        event["OldResourceProperties"] = req.old_properties.clone();
+    }
+    event
+}
+
+/// The request a journal item holds.
+///
+/// # Errors
+/// An event that is not a complete CloudFormation request.
+pub fn request_of(record: &Record) -> Result<Request> {
+    // The Provider framework's onEvent has no ResponseURL to keep (it answers CloudFormation itself).
+    let has_url = record.event.get("ResponseURL").and_then(Value::as_str).is_some_and(|u| !u.is_empty());
+    let mode = if has_url { crate::settings::Mode::Direct } else { crate::settings::Mode::CdkProvider };
+    match request::requests(&record.event.to_string(), mode).into_iter().next() {
+        Some(request::Envelope::Request(req)) => Ok(req),
+        _ => Err(Error::Conflict(format!("operation {}: the journal's event is not a complete CloudFormation request", record.id))),
+    }
+}
 
 /// The lease holder while a hand-over is queued: the invocation that receives it may take the lease.
 pub const HANDED_OVER: &str = "hand-over";

@@ -78,7 +78,7 @@ impl Handler {
             tracing::info!("scheduled event: no OPERATIONS_TABLE, nothing to reconcile");
             return Ok(json!({"resumed": 0}));
         }
-        let open = match session.journal_open(crate::endpoint_run::now_ms(), RECONCILE_LIMIT).await {
+        let open = match session.journal_open(crate::journal::now_ms(), RECONCILE_LIMIT).await {
             Ok(open) => open,
             Err(err) => {
                 tracing::error!(error = %err, "scheduled event: the operations journal cannot be read");
@@ -130,7 +130,7 @@ impl Handler {
             }
             Err(err) => return Err(err.to_string()),
         };
-        let req = match crate::endpoint_run::request_of(&record) {
+        let req = match crate::journal::request_of(&record) {
             Ok(req) => req,
             Err(err) => return Err(err.to_string()),
         };
@@ -215,7 +215,7 @@ impl Handler {
             tracing::error!(operation = %id, error = %err, "could not record the interruption; the lease runs out at the invocation's deadline");
             return;
         }
-        let grace = crate::endpoint_run::now_ms() + self.settings.handover_grace.as_millis() as u64;
+        let grace = crate::journal::now_ms() + self.settings.handover_grace.as_millis() as u64;
         if session.journal_release(&id, &holder, true, grace).await.is_err() {
             return;
         }
