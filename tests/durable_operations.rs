@@ -93,14 +93,7 @@ async fn crash_at(boundary: Boundary) {
     let matching = matching.as_str();
     let before_calls = f.emulator.calls_with_bodies(boundary.operation, matching).await.len();
     f.emulator.hang(boundary.operation, matching, 30, 1).await;
-    let update = stack.event(
-        "Update",
-        "Endpoint",
-        ENDPOINT,
-        endpoint_props(&name, &format!("{name}-c2")),
-        Some(&arn),
-        Some(endpoint_props(&name, &format!("{name}-c1"))),
-    );
+    let update = endpoint_update(&stack, &name, &arn, &format!("{name}-c1"), endpoint_props(&name, &format!("{name}-c2")));
     let first = update.json(&f.receiver);
     let runtime_first = first.clone();
     let invoked = {
@@ -134,7 +127,7 @@ async fn crash_at(boundary: Boundary) {
 
 #[tokio::test]
 async fn killed_after_saving_the_retry_deregisters_and_goes_on() {
-    crash_at(Boundary { label: "saved", operation: "DeregisterScalableTarget", matching: "variant/a" }).await;
+    crash_at(Boundary { label: "saved", operation: "DeregisterScalableTarget", matching: "crash-saved/variant/a" }).await;
 }
 
 #[tokio::test]
@@ -169,14 +162,7 @@ async fn a_dropped_hand_over_is_taken_up_by_the_scheduled_reconcile_and_duplicat
     let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
     step_alarm(&f, name).await;
     f.emulator.timing_of(name, 1.0, 8.0, 1.0).await;
-    let update = stack.event(
-        "Update",
-        "Endpoint",
-        ENDPOINT,
-        endpoint_props(name, &format!("{name}-c2")),
-        Some(&arn),
-        Some(endpoint_props(name, &format!("{name}-c1"))),
-    );
+    let update = endpoint_update(&stack, name, &arn, &format!("{name}-c1"), endpoint_props(name, &format!("{name}-c2")));
     f.runtime.invoke(update.json(&f.receiver), Duration::from_secs(5)).await;
     let dropped = f.emulator.invocations().await;
     assert_eq!(dropped.len(), 1, "one hand-over queued: {dropped:?}\n{}", f.logs());
@@ -207,14 +193,7 @@ async fn the_same_event_in_two_sandboxes_at_once_gets_one_answer_and_one_update(
     let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
     step_alarm(&f, name).await;
     f.add_process();
-    let update = stack.event(
-        "Update",
-        "Endpoint",
-        ENDPOINT,
-        endpoint_props(name, &format!("{name}-c2")),
-        Some(&arn),
-        Some(endpoint_props(name, &format!("{name}-c1"))),
-    );
+    let update = endpoint_update(&stack, name, &arn, &format!("{name}-c1"), endpoint_props(name, &format!("{name}-c2")));
     let event = update.json(&f.receiver);
     let (one, two) = tokio::join!(f.runtime.invoke(event.clone(), PER_INVOCATION), f.runtime.invoke(event, PER_INVOCATION));
     assert!(matches!(one, support::Outcome::Response(_)) && matches!(two, support::Outcome::Response(_)), "{one:?} {two:?}");
@@ -277,7 +256,7 @@ async fn a_min_capacity_above_the_new_fleet_is_a_wait_and_each_variant_gets_its_
     // The template asks for the new configuration's own counts: the new fleet starts at 1 per variant.
     let mut props = endpoint_props(name, &format!("{name}-c2"));
     props["RetainAllVariantProperties"] = json!("false");
-    let update = stack.event("Update", "Endpoint", ENDPOINT, props, Some(&arn), Some(endpoint_props(name, &format!("{name}-c1"))));
+    let update = endpoint_update(&stack, name, &arn, &format!("{name}-c1"), props);
     let (body, _) = f.send_long(&update, PER_INVOCATION, 10).await;
     assert_eq!(body["Status"], "SUCCESS", "a successful update is never FAILED for its capacity: {body}\n{}", f.logs());
     assert_eq!(body["Data"]["CapacityNotRestored"], "", "{body}");

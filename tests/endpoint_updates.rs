@@ -30,14 +30,7 @@ async fn an_instance_type_change_keeps_auto_scaling_exactly_and_the_scaled_capac
     assert_eq!(status, 400, "{refused}");
     assert!(refused["message"].as_str().unwrap().contains("registered with Application Auto Scaling"), "{refused}");
 
-    let update = stack.event(
-        "Update",
-        "Endpoint",
-        ENDPOINT,
-        endpoint_props(name, &format!("{name}-c2")),
-        Some(&arn),
-        Some(endpoint_props(name, &format!("{name}-c1"))),
-    );
+    let update = endpoint_update(&stack, name, &arn, &format!("{name}-c1"), endpoint_props(name, &format!("{name}-c2")));
     let (body, _) = f.send_long(&update, PER_INVOCATION, 10).await;
     assert_eq!(body["Status"], "SUCCESS", "{body}\n{}", f.logs());
     assert_eq!(body["PhysicalResourceId"], arn.as_str());
@@ -111,14 +104,7 @@ async fn an_update_longer_than_three_invocations_ends_with_one_answer_and_a_dupl
     let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
     f.emulator.timing_of(name, 1.0, 9.0, 1.0).await;
     // 9 s of Updating; invocations of 7 s, of which about 2 s are spent waiting.
-    let update = stack.event(
-        "Update",
-        "Endpoint",
-        ENDPOINT,
-        endpoint_props(name, &format!("{name}-c2")),
-        Some(&arn),
-        Some(endpoint_props(name, &format!("{name}-c1"))),
-    );
+    let update = endpoint_update(&stack, name, &arn, &format!("{name}-c1"), endpoint_props(name, &format!("{name}-c2")));
     let per_invocation = Duration::from_secs(7);
     f.runtime.invoke(update.json(&f.receiver), per_invocation).await;
     let mut invocations = 1;
@@ -154,7 +140,7 @@ async fn the_service_timeout_restores_and_answers_failed() {
     f.emulator.timing_of(name, 1.0, 120.0, 1.0).await;
     let mut props = endpoint_props(name, &format!("{name}-c2"));
     props["ServiceTimeout"] = json!("16");
-    let update = stack.event("Update", "Endpoint", ENDPOINT, props, Some(&arn), Some(endpoint_props(name, &format!("{name}-c1"))));
+    let update = endpoint_update(&stack, name, &arn, &format!("{name}-c1"), props);
     let (body, _) = f.send_long(&update, PER_INVOCATION, 8).await;
     assert_eq!(body["Status"], "FAILED", "{body}");
     assert!(body["Reason"].as_str().unwrap().contains("still Updating after"), "{body}");
@@ -197,7 +183,7 @@ async fn a_tags_only_update_calls_no_update_and_adopting_tags_the_endpoint_as_th
     let arn = endpoint(&f, &stack, name).await;
     let mut new = endpoint_props(name, &format!("{name}-c1"));
     new["Tags"] = json!([{"Key": "owner", "Value": "search"}]);
-    let update = stack.event("Update", "Endpoint", ENDPOINT, new, Some(&arn), Some(endpoint_props(name, &format!("{name}-c1"))));
+    let update = endpoint_update(&stack, name, &arn, &format!("{name}-c1"), new);
     let (body, invocations) = f.send_long(&update, PER_INVOCATION, 2).await;
     assert_eq!((body["Status"].as_str(), invocations), (Some("SUCCESS"), 1), "{body}");
     let tags = &f.emulator.endpoint_state(name).await.unwrap()["Tags"];

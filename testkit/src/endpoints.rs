@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::{Function, Stack};
+use crate::{Event, Function, Stack};
 
 pub const ENDPOINT: &str = "Custom::SageMakerEndpoint";
 pub const POLICY: &str = "Custom::SageMakerScalingPolicy";
@@ -154,6 +154,11 @@ pub async fn update_to(
     to: &str,
     per_invocation: Duration,
 ) -> (Value, usize) {
-    let update = stack.event("Update", "Endpoint", ENDPOINT, endpoint_props(name, to), Some(arn), Some(endpoint_props(name, from)));
-    f.send_long(&update, per_invocation, 12).await
+    f.send_long(&endpoint_update(stack, name, arn, from, endpoint_props(name, to)), per_invocation, 12).await
+}
+
+/// CloudFormation's Update of the endpoint `name` (physical id `arn`), from the properties naming configuration
+/// `from` to `props`.
+pub fn endpoint_update(stack: &Stack, name: &str, arn: &str, from: &str, props: Value) -> Event {
+    stack.event("Update", "Endpoint", ENDPOINT, props, Some(arn), Some(endpoint_props(name, from)))
 }

@@ -387,13 +387,7 @@ class Emulator:
             body.get("ServiceNamespace"), body.get("ResourceIds"), body.get("ScalableDimension")
         )
         targets = [t for t in targets if not self.still_invisible(t.resource_id, t.scalable_dimension)]
-        start = int(body.get("NextToken") or 0)
-        size = int(body.get("MaxResults") or 50)
-        page = targets[start:start + size]
-        answer = {"ScalableTargets": [aas_responses._build_target(t) for t in page]}
-        if start + size < len(targets):
-            answer["NextToken"] = str(start + size)
-        return answer
+        return durable_gaps.answer_page(targets, body, durable_gaps.TARGET_PAGE, "ScalableTargets", aas_responses._build_target)
 
 
 # --- gap: moto does not check SigV4 signatures; AWS refuses a request whose signature does not match ------------

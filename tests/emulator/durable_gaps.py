@@ -10,15 +10,17 @@ from moto.applicationautoscaling import responses as aas_responses
 # The default is 10"; DescribeScheduledActions and DescribeScalableTargets: "1 through 50. The default is 50".
 POLICY_PAGE = 10
 ACTION_PAGE = 50
+TARGET_PAGE = 50
 
 
-def page(items, body, size):
-    """One page of `items` as the service pages them: `NextToken` is where the next page starts."""
+def answer_page(items, body, size, member, build):
+    """One page of `items` as the service pages them, under `member`: `NextToken` is where the next page starts."""
     start = int(body.get("NextToken") or 0)
     size = min(int(body.get("MaxResults") or size), size)
-    out = items[start:start + size]
-    token = str(start + size) if start + size < len(items) else None
-    return out, token
+    answer = {member: [build(item) for item in items[start:start + size]]}
+    if start + size < len(items):
+        answer["NextToken"] = str(start + size)
+    return answer
 
 
 def same_target(item, body):
@@ -31,22 +33,14 @@ def gap_policies_paged(emu, body):
     """gap: AWS answers at most 10 policies per page (moto 100): a reader of the first page only loses the rest."""
     policies = [p for p in emu.backend().policies.values() if same_target(p, body)
                 and (not body.get("PolicyNames") or p.policy_name in body["PolicyNames"])]
-    items, token = page(policies, body, POLICY_PAGE)
-    answer = {"ScalingPolicies": [aas_responses._build_policy(p) for p in items]}
-    if token:
-        answer["NextToken"] = token
-    return answer
+    return answer_page(policies, body, POLICY_PAGE, "ScalingPolicies", aas_responses._build_policy)
 
 
 def gap_actions_paged(emu, body):
     """gap: AWS answers at most 50 scheduled actions per page (moto: everything at once)."""
     actions = [a for a in emu.backend().scheduled_actions if same_target(a, body)
                and (not body.get("ScheduledActionNames") or a.scheduled_action_name in body["ScheduledActionNames"])]
-    items, token = page(actions, body, ACTION_PAGE)
-    answer = {"ScheduledActions": [aas_responses._build_scheduled_action(a) for a in items]}
-    if token:
-        answer["NextToken"] = token
-    return answer
+    return answer_page(actions, body, ACTION_PAGE, "ScheduledActions", aas_responses._build_scheduled_action)
 
 
 def gap_step_policy_alarm_action_deleted(emu, policy_arns):
