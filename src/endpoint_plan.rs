@@ -277,7 +277,6 @@ pub struct Operation {
     pub capacity_not_restored: Vec<String>,
     /// Set when an invocation ended without finishing (a panic, an error): the next one restores and answers FAILED.
     pub interrupted: Option<String>,
-    pub handovers: u32,
     /// No more waiting (the operation could not be handed over): what is left is done at once.
     #[serde(default)]
     pub stop_waiting: bool,
@@ -305,7 +304,6 @@ impl Operation {
             removed_targets: vec![],
             capacity_not_restored: vec![],
             interrupted: None,
-            handovers: 0,
             stop_waiting: false,
         }
     }
