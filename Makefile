@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1
 BOOTSTRAP := target/debug/cfn-sagemaker-autoscaling
 export CFN_SMA_PYTHON := $(abspath $(PY))
 
-.PHONY: all demo test venv tools sam sar build fmt clippy unit-and-e2e cfn-lint iam cdk-synth cdk-lib watch bench package clean
+.PHONY: all demo test venv tools sam sar build fmt clippy unit-and-e2e cfn-lint iam cdk-synth cdk-framework cdk-lib watch bench package clean
 
 all: test
 
@@ -37,7 +37,7 @@ demo: venv build
 	CFN_SMA_BOOTSTRAP=$(abspath $(BOOTSTRAP)) cargo run --locked --quiet --example demo
 
 ## test: every check CI runs
-test: venv fmt clippy unit-and-e2e cfn-lint iam cdk-synth sam cdk-lib
+test: venv fmt clippy unit-and-e2e cfn-lint iam cdk-synth cdk-framework sam cdk-lib
 
 fmt:
 	cargo fmt --all -- --check
@@ -70,6 +70,12 @@ cdk-synth: venv
 	cd $(CDK_DIR) && npx tsc && CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth --no-notices --no-version-reporting --quiet
 	# W3005 is reported inside the Provider framework resources that aws-cdk-lib generates, not in ours.
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- $(CDK_DIR)/cdk.out/*.template.json
+
+## cdk-framework: an endpoint update under aws-cdk-lib's own Provider framework runtime (framework.js from the npm
+## registry, examples/cdk's), driven as its waiter state machine drives it, the bootstrap as its user function
+cdk-framework: venv
+	cd $(CDK_DIR) && [ -d node_modules/aws-cdk-lib ] || npm ci --no-audit --no-fund --loglevel=error
+	cargo test --locked --test cdk_provider -- --ignored
 
 ## cdk-lib: the typed construct library (cdk/, TypeScript compiled with jsii) with the arm64 bootstrap inside: its
 ## tests (aws-cdk-lib/assertions), every synthesized resource through the function's own validation, the npm

@@ -94,6 +94,38 @@ async fn a_failed_update_restores_everything_and_the_rollback_update_calls_nothi
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let updates_after = f.emulator.sagemaker_calls(name).await.iter().filter(|op| *op == "UpdateEndpoint").count();
     assert_eq!(updates_after, updates_before, "the rollback Update needs no UpdateEndpoint");
+
+    // SageMaker may keep the failed update's FailureReason on the endpoint (the emulator does, as AWS may): a later
+    // update that succeeds is a success, not the old failure read again.
+    let kept = f.emulator.endpoint_state(name).await.unwrap();
+    assert!(kept["FailureReason"].as_str().is_some_and(|r| r.contains("Insufficient capacity")), "{kept}");
+    let (body, _) = update_to(&f, &stack, name, &arn, &format!("{name}-c1"), &format!("{name}-c2"), PER_INVOCATION).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(f.emulator.endpoint_state(name).await.unwrap()["EndpointConfigName"], format!("{name}-c2"));
+    assert_eq!(scaling_of(&f, &variant_id(name, "a")).await, before, "restored onto the new configuration");
+    no_model_errors(&f).await;
+}
+
+#[tokio::test]
+async fn an_update_that_finds_the_endpoint_updating_on_its_old_configuration_waits_then_updates() {
+    let name = "busy-ep";
+    let (f, stack) = setup("busy", name).await;
+    let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
+    // A capacity change (auto scaling's own, or an operator's) keeps the endpoint Updating on c1 for 4 s.
+    f.emulator.sagemaker(json!({"kind": "timing", "name": name, "capacity": 4.0})).await;
+    let counts = json!({"EndpointName": name, "DesiredWeightsAndCapacities": [{"VariantName": "b", "DesiredInstanceCount": 2}]});
+    let (status, answer) = f.emulator.aws("SageMaker", "UpdateEndpointWeightsAndCapacities", counts).await;
+    assert_eq!(status, 200, "{answer}");
+    let busy = f.emulator.endpoint_state(name).await.unwrap();
+    assert_eq!((busy["EndpointStatus"].as_str(), busy["EndpointConfigName"].as_str()), (Some("Updating"), Some("busy-ep-c1")), "{busy}");
+    let (body, _) = update_to(&f, &stack, name, &arn, &format!("{name}-c1"), &format!("{name}-c2"), PER_INVOCATION).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert!(f.logs().contains("status=Updating"), "it waited for the transition:\n{}", f.logs());
+    let after = f.emulator.endpoint_state(name).await.unwrap();
+    assert_eq!(after["EndpointConfigName"], format!("{name}-c2"), "the update asked for was made: {after}");
+    let updates = f.emulator.sagemaker_calls(name).await.iter().filter(|op| *op == "UpdateEndpoint").count();
+    assert_eq!(updates, 1, "UpdateEndpoint once, after the endpoint was InService");
+    assert_eq!(scaling_of(&f, &variant_id(name, "a")).await, before, "auto scaling kept");
     no_model_errors(&f).await;
 }
 
@@ -256,4 +288,28 @@ async fn a_duplicate_create_of_an_endpoint_still_creating_waits_for_it() {
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert!(started.elapsed() >= Duration::from_millis(2500), "answered before the endpoint was InService");
     assert!(f.logs().contains("status=Creating"), "{}", f.logs());
+}
+
+#[tokio::test]
+async fn a_refused_delete_tags_fails_the_update_before_any_change() {
+    let name = "tags-ep";
+    let (f, stack) = setup("tags", name).await;
+    let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
+    // Tags are applied before the operation begins: a refusal there has changed nothing yet.
+    f.emulator
+        .control_fault(
+            json!({"operation": "DeleteTags", "match": name, "error": "AccessDeniedException", "message": "no DeleteTags", "times": 1}),
+        )
+        .await;
+    // The endpoint's tag `team` is dropped from the template: DeleteTags.
+    let mut new = endpoint_props(name, &format!("{name}-c2"));
+    new.as_object_mut().unwrap().remove("Tags");
+    let update = stack.event("Update", "Endpoint", ENDPOINT, new, Some(&arn), Some(endpoint_props(name, &format!("{name}-c1"))));
+    let (body, _) = f.send_long(&update, PER_INVOCATION, 4).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(body["Reason"].as_str().unwrap().contains("no DeleteTags"), "{body}");
+    assert_eq!(f.emulator.sagemaker_calls(name).await.iter().filter(|op| *op == "UpdateEndpoint").count(), 0, "no update made");
+    assert_eq!(f.emulator.endpoint_state(name).await.unwrap()["EndpointConfigName"], format!("{name}-c1"));
+    assert_eq!(scaling_of(&f, &variant_id(name, "a")).await, before, "auto scaling untouched");
+    no_model_errors(&f).await;
 }

@@ -2,9 +2,14 @@
 // zip (assets/bootstrap.zip): no Rust on the user's machine. Every construct synthesizes the properties the
 // function validates (checked by `make test`: each synthesized resource goes through the function's own validation).
 import * as path from 'path';
-import { ArnFormat, CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 
@@ -22,6 +27,17 @@ export interface SageMakerAutoScalingProviderProps {
   readonly mode?: ProviderMode;
   /** The function's code. @default the arm64 bootstrap shipped in this package */
   readonly code?: lambda.Code;
+  /**
+   * The endpoint names `Custom::SageMakerEndpoint` may create, update and delete (an IAM wildcard pattern, such as
+   * `ml-prod-*`). Whoever may invoke the function may do what its role allows: scope it here.
+   * @default '*'
+   */
+  readonly endpointNamePattern?: string;
+  /**
+   * The KMS keys of encrypted endpoint configurations (their `KmsKeyId`): CreateEndpoint and UpdateEndpoint need them.
+   * @default none
+   */
+  readonly endpointKmsKeys?: kms.IKey[];
 }
 
 /** The function behind every construct of this library, with the role the SAM template gives it. */
@@ -39,10 +55,22 @@ export class SageMakerAutoScalingProvider extends Construct {
   public readonly function: lambda.Function;
   /** How the function answers. */
   public readonly mode: ProviderMode;
+  /** The operations journal of `Custom::SageMakerEndpoint` (one item per CloudFormation request). */
+  public readonly operationsTable: dynamodb.TableV2;
+  /** The function's log group (30 days). */
+  public readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: SageMakerAutoScalingProviderProps = {}) {
     super(scope, id);
     this.mode = props.mode ?? ProviderMode.DIRECT;
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.operationsTable = new dynamodb.TableV2(this, 'OperationsTable', {
+      partitionKey: { name: 'Id', type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      timeToLiveAttribute: 'ExpiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.function = new lambda.Function(this, 'Function', {
       runtime: lambda.Runtime.PROVIDED_AL2023,
       architecture: lambda.Architecture.ARM_64,
@@ -50,9 +78,25 @@ export class SageMakerAutoScalingProvider extends Construct {
       code: props.code ?? lambda.Code.fromAsset(path.join(__dirname, '..', 'assets', 'bootstrap.zip')),
       memorySize: 128,
       timeout: Duration.seconds(900),
-      environment: { CUSTOM_RESOURCE_MODE: this.mode },
+      environment: { CUSTOM_RESOURCE_MODE: this.mode, OPERATIONS_TABLE: this.operationsTable.tableName },
       description: 'CloudFormation custom resources for SageMaker auto scaling',
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      logGroup: this.logGroup,
+      // A long endpoint operation hands itself to the next invocation: a chain Lambda must not cut as a loop.
+      recursiveLoop: lambda.RecursiveLoop.ALLOW,
     });
+    // The reconcile: every 5 minutes, operations whose lease ran out (a dropped hand-over) are taken up.
+    new events.Rule(this, 'Reconcile', {
+      schedule: events.Schedule.rate(Duration.minutes(5)),
+      description: 'cfn-sagemaker-autoscaling reconcile of endpoint operations',
+      targets: [new targets.LambdaFunction(this.function)],
+    });
+    this.function.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan'],
+      resources: [this.operationsTable.tableArn],
+    }));
     const arn = (service: string, resource: string) => Stack.of(this).formatArn({ service, resource, resourceName: '*' });
     const statement = (actions: string[], resources: string[], conditions?: { [key: string]: any }) =>
       this.function.addToRolePolicy(new iam.PolicyStatement({ actions, resources, conditions }));
@@ -69,21 +113,31 @@ export class SageMakerAutoScalingProvider extends Construct {
       resourceName: 'aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint' })], {
       StringLike: { 'iam:AWSServiceName': 'sagemaker.application-autoscaling.amazonaws.com' },
     });
-    statement(['sagemaker:DescribeEndpoint', 'sagemaker:UpdateEndpointWeightsAndCapacities', 'sagemaker:DeleteEndpoint', 'sagemaker:AddTags',
-      'sagemaker:DeleteTags', 'sagemaker:ListTags'], [arn('sagemaker', 'endpoint')]);
-    statement(['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint'], [arn('sagemaker', 'endpoint'), arn('sagemaker', 'endpoint-config')]);
+    statement(['sagemaker:DescribeEndpoint', 'sagemaker:UpdateEndpointWeightsAndCapacities', 'sagemaker:AddTags', 'sagemaker:DeleteTags',
+      'sagemaker:ListTags'], [arn('sagemaker', 'endpoint')]);
+    const scoped = Stack.of(this).formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: props.endpointNamePattern ?? '*' });
+    statement(['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint'], [scoped, arn('sagemaker', 'endpoint-config')]);
+    statement(['sagemaker:DeleteEndpoint'], [scoped]);
+    if (props.endpointKmsKeys?.length) {
+      statement(['kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'], props.endpointKmsKeys.map((k) => k.keyArn));
+    }
     statement(['sagemaker:DescribeEndpointConfig'], [arn('sagemaker', 'endpoint-config')]);
     statement(['sagemaker:DescribeInferenceComponent', 'sagemaker:UpdateInferenceComponentRuntimeConfig'], [arn('sagemaker', 'inference-component')]);
     const alarms = (name: string) => Stack.of(this).formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     statement(['cloudwatch:DescribeAlarms', 'cloudwatch:PutMetricAlarm', 'cloudwatch:DeleteAlarms'], [alarms('TargetTracking-*')]);
     statement(['cloudwatch:DescribeAlarms', 'cloudwatch:PutMetricAlarm', 'cloudwatch:DeleteAlarms', 'cloudwatch:TagResource', 'cloudwatch:ListTagsForResource'],
       [alarms('*-scale-out-from-zero')]);
+    // A step policy's alarms are saved across an endpoint update and re-pointed at the re-created policy.
+    statement(['cloudwatch:DescribeAlarms', 'cloudwatch:PutMetricAlarm'], [alarms('*')]);
     if (this.mode === ProviderMode.DIRECT) {
       // A long operation hands itself to the next invocation: invoke on itself only. A policy of its own, since
       // the function's default policy is a dependency of the function (a reference back would be a cycle).
       new iam.Policy(this, 'InvokeItself', {
         roles: [this.function.role!],
-        statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.function.functionArn] })],
+        statements: [new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [this.function.functionArn, `${this.function.functionArn}:*`],
+        })],
       });
       this.serviceToken = this.function.functionArn;
     } else {

@@ -56,6 +56,42 @@ test('scale to zero and an endpoint that keeps its auto scaling, through the Pro
   t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { USER_ON_EVENT_FUNCTION_ARN: Match.anyValue(), USER_IS_COMPLETE_FUNCTION_ARN: Match.anyValue() } } });
 });
 
+test('the provider has the journal, the reconcile and the function settings of template.yaml', () => {
+  for (const mode of [lib.ProviderMode.DIRECT, lib.ProviderMode.CDK_PROVIDER]) {
+    const app = new App();
+    const stack = new Stack(app, 'S');
+    new lib.SageMakerAutoScalingProvider(stack, 'P', { mode, endpointNamePattern: 'ml-prod-*' });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'Id', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'ExpiresAt', Enabled: true },
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'provided.al2023', RecursiveLoop: 'Allow',
+      LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'WARN' },
+      Environment: { Variables: { CUSTOM_RESOURCE_MODE: mode, OPERATIONS_TABLE: { Ref: Match.stringLikeRegexp('OperationsTable') } } },
+    });
+    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)', State: 'ENABLED',
+      Targets: [{ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('PFunction'), 'Arn'] } }] });
+    t.hasResourceProperties('AWS::Lambda::Permission', { Principal: 'events.amazonaws.com', Action: 'lambda:InvokeFunction' });
+    const statements = Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const allowing = (action) => statements.filter((s) => [].concat(s.Action).includes(action));
+    const journal = allowing('dynamodb:Scan');
+    assert.strictEqual(journal.length, 1);
+    const table = Object.keys(t.findResources('AWS::DynamoDB::GlobalTable'))[0];
+    assert.deepStrictEqual(journal[0].Resource, { 'Fn::GetAtt': [table, 'Arn'] }, 'the journal only');
+    assert.match(JSON.stringify(allowing('sagemaker:DeleteEndpoint')), /endpoint\/ml-prod-\*/, 'the pattern scopes DeleteEndpoint');
+    assert.match(JSON.stringify(allowing('sagemaker:UpdateEndpoint')), /endpoint\/ml-prod-\*/, 'the pattern scopes UpdateEndpoint');
+    assert.doesNotMatch(JSON.stringify(allowing('sagemaker:CreateEndpoint')), /endpoint\/\*"/, 'no endpoint/* for CreateEndpoint');
+    assert.match(JSON.stringify(allowing('cloudwatch:PutMetricAlarm')), /alarm:\*/, 'step-policy alarms are put back');
+    if (mode === lib.ProviderMode.DIRECT) {
+      const invoke = JSON.stringify(allowing('lambda:InvokeFunction'));
+      assert.match(invoke, /":\*"/, `invoke by qualified ARN too: ${invoke}`);
+    }
+  }
+});
+
 test('what the function would refuse is refused at synth time, naming it', () => {
   const cases = [
     [{ endpointName: 'e', minCapacity: 5, maxCapacity: 2 }, /minCapacity 5 is greater than maxCapacity 2/],
