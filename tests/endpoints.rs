@@ -31,7 +31,8 @@ out = {}
 for region in sys.argv[1:]:
     for fips in (False, True):
         for ds in (False, True):
-            for ours, name in (("autoscaling", "application-autoscaling"), ("sagemaker", "sagemaker"), ("cloudwatch", "cloudwatch")):
+            for ours, name in (("autoscaling", "application-autoscaling"), ("sagemaker", "sagemaker"), ("cloudwatch", "cloudwatch"),
+                               ("dynamodb", "dynamodb"), ("lambda", "lambda")):
                 try:
                     url = s.client(name, region_name=region, config=Config(use_fips_endpoint=fips, use_dualstack_endpoint=ds)).meta.endpoint_url
                 except Exception:
@@ -47,9 +48,17 @@ print(json.dumps(out))
     serde_json::from_slice(&output.stdout).expect("botocore's hosts as JSON")
 }
 
-/// The host CloudWatch's client connects to, built as `main.rs` builds it, its requests sent through a tripwire.
-async fn cloudwatch_host(region: &'static str, fips: bool, dual_stack: bool) -> Vec<String> {
-    use cfn_sagemaker_autoscaling::shell::json::{CLOUDWATCH, JsonService};
+/// The JSON clients `main.rs` builds besides the SDK's: CloudWatch, the journal's DynamoDB, and Lambda (hand-overs).
+#[derive(Clone, Copy)]
+enum JsonClient {
+    CloudWatch,
+    DynamoDb,
+    Lambda,
+}
+
+/// The host one JSON client connects to, built as `main.rs` builds it, its request sent through a tripwire.
+async fn json_client_host(client: JsonClient, region: &'static str, fips: bool, dual_stack: bool) -> Vec<String> {
+    use cfn_sagemaker_autoscaling::shell::json::{CLOUDWATCH, DYNAMODB, JsonService, LAMBDA};
     let proxy = Tripwire::start().await;
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region))
@@ -66,8 +75,19 @@ async fn cloudwatch_host(region: &'static str, fips: bool, dual_stack: bool) -> 
         .timeout(Duration::from_millis(1500))
         .build()
         .expect("a client");
-    let cloudwatch = JsonService::new(CLOUDWATCH, &config, http).await.expect("an endpoint");
-    let _ = cloudwatch.call("DescribeAlarms", &json!({})).await;
+    let protocol = match client {
+        JsonClient::CloudWatch => CLOUDWATCH,
+        JsonClient::DynamoDb => DYNAMODB,
+        JsonClient::Lambda => LAMBDA,
+    };
+    // A client the partition cannot serve (FIPS or dual-stack it lacks) is an error here, and connects nowhere.
+    if let Ok(service) = JsonService::new(protocol, &config, http).await {
+        let _ = match client {
+            JsonClient::CloudWatch => service.call("DescribeAlarms", &json!({})).await.map(|_| ()),
+            JsonClient::DynamoDb => service.call("GetItem", &json!({"TableName": "t", "Key": {"Id": {"S": "x"}}})).await.map(|_| ()),
+            JsonClient::Lambda => service.invoke_event("f", b"{}").await.map(|_| ()),
+        };
+    }
     tokio::time::sleep(Duration::from_millis(200)).await;
     proxy
         .hits()
@@ -135,10 +155,21 @@ async fn every_client_connects_where_botocore_resolves() {
                     &[("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")],
                     vec![stack.delete("T", &id, target.clone()), stack.create("T", target.clone())],
                 );
-                // CloudWatch is reached only after the other two succeed: its client is built here as main.rs
-                // builds it, from an SDK configuration with the same settings, and sends through the tripwire.
-                let cloudwatch_only = cloudwatch_host(region, fips, dual_stack);
-                let cloudwatch = cloudwatch.clone();
+                // CloudWatch, DynamoDB and Lambda are reached only after the other two succeed: each client is
+                // built here as main.rs builds it, from an SDK configuration with the same settings, and sends
+                // through the tripwire. Where botocore has no endpoint, none may be connected to.
+                let json_clients = async move {
+                    let mut hosts = Vec::new();
+                    for client in [JsonClient::CloudWatch, JsonClient::DynamoDb, JsonClient::Lambda] {
+                        hosts.extend(json_client_host(client, region, fips, dual_stack).await);
+                    }
+                    hosts
+                };
+                let expected_json: Vec<String> =
+                    [Some(cloudwatch.clone()), expected.get(&key("dynamodb")).cloned(), expected.get(&key("lambda")).cloned()]
+                        .into_iter()
+                        .flatten()
+                        .collect();
                 let expected_native = {
                     let mut v = vec![aas.clone(), sagemaker.clone()];
                     v.sort();
@@ -146,8 +177,8 @@ async fn every_client_connects_where_botocore_resolves() {
                 };
                 let label = format!("{region} fips={fips} dualstack={dual_stack}");
                 runs.push(async move {
-                    let (native, cloudwatch_only) = tokio::join!(native, cloudwatch_only);
-                    (label, native, expected_native, cloudwatch_only, vec![cloudwatch])
+                    let (native, json_hosts) = tokio::join!(native, json_clients);
+                    (label, native, expected_native, json_hosts, expected_json)
                 });
             }
         }
@@ -160,9 +191,9 @@ async fn every_client_connects_where_botocore_resolves() {
         if batch.is_empty() {
             break;
         }
-        for (label, native, expected_native, cloudwatch, expected_cloudwatch) in futures_join_all(batch).await {
-            if native != expected_native || cloudwatch != expected_cloudwatch {
-                mismatches.push(format!("{label}: {native:?} + {cloudwatch:?}, botocore: {expected_native:?} + {expected_cloudwatch:?}"));
+        for (label, native, expected_native, json_hosts, expected_json) in futures_join_all(batch).await {
+            if native != expected_native || json_hosts != expected_json {
+                mismatches.push(format!("{label}: {native:?} + {json_hosts:?}, botocore: {expected_native:?} + {expected_json:?}"));
             }
         }
     }

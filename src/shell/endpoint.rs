@@ -19,7 +19,7 @@ pub enum Service {
     ApplicationAutoScaling,
     /// `lambda`; FIPS `lambda-fips`.
     Lambda,
-    /// `dynamodb`; FIPS `dynamodb-fips`, but the plain host in GovCloud (FIPS there already).
+    /// `dynamodb`; FIPS `dynamodb-fips`, GovCloud included (its rule set, as botocore's resolves it).
     DynamoDb,
 }
 
@@ -75,7 +75,6 @@ pub fn url(service: Service, region: &str, partition: &Partition, fips: bool, du
         (Service::ApplicationAutoScaling, false, _) => "application-autoscaling",
         (Service::Lambda, true, _) => "lambda-fips",
         (Service::Lambda, false, _) => "lambda",
-        (Service::DynamoDb, true, false) if gov_cloud => "dynamodb",
         (Service::DynamoDb, true, _) => "dynamodb-fips",
         (Service::DynamoDb, false, _) => "dynamodb",
     };
