@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1
 BOOTSTRAP := target/debug/cfn-sagemaker-autoscaling
 export CFN_SMA_PYTHON := $(abspath $(PY))
 
-.PHONY: all demo test venv tools sam sar build fmt clippy unit-and-e2e cfn-lint iam cdk-synth cdk-framework cdk-lib watch bench package clean
+.PHONY: all demo test venv tools sam sar build fmt clippy unit-and-e2e cfn-lint iam cdk-synth cdk-framework cdk-package release release-check cdk-lib watch bench package clean
 
 all: test
 
@@ -37,7 +37,7 @@ demo: venv build
 	CFN_SMA_BOOTSTRAP=$(abspath $(BOOTSTRAP)) cargo run --locked --quiet --example demo
 
 ## test: every check CI runs
-test: venv fmt clippy unit-and-e2e cfn-lint iam cdk-synth cdk-framework sam cdk-lib
+test: venv fmt clippy unit-and-e2e cfn-lint iam cdk-synth cdk-framework sam release-check cdk-lib
 
 fmt:
 	cargo fmt --all -- --check
@@ -77,23 +77,51 @@ cdk-framework: venv
 	cd $(CDK_DIR) && [ -d node_modules/aws-cdk-lib ] || npm ci --no-audit --no-fund --loglevel=error
 	cargo test --locked --test cdk_provider -- --ignored
 
-## cdk-lib: the typed construct library (cdk/, TypeScript compiled with jsii) with the arm64 bootstrap inside: its
-## tests (aws-cdk-lib/assertions), every synthesized resource through the function's own validation, the npm
-## package and the Python wheel (jsii-pacmak), then a TypeScript app and a Python app (the wheel, in a fresh
-## virtualenv) that use it, synthesized and linted.
+## cdk-package: the typed construct library (cdk/, TypeScript compiled with jsii) with the arm64 bootstrap inside,
+## packaged for npm and PyPI by jsii-pacmak (cdk/dist/js, cdk/dist/python)
 CDK_LIB := cdk
 CDK_PY := .venv-cdk-python
-cdk-lib: venv package
+cdk-package: venv package
 	mkdir -p $(CDK_LIB)/assets && cp target/lambda/cfn-sagemaker-autoscaling/bootstrap.zip $(CDK_LIB)/assets/bootstrap.zip
 	cd $(CDK_LIB) && npm ci --no-audit --no-fund --loglevel=error
-	cd $(CDK_LIB) && npx jsii --silence-warnings=reserved-word && node --test test/
-	cargo run --locked --quiet --example validate -- $(CDK_LIB)/test/synthesized.json
+	cd $(CDK_LIB) && npx jsii --silence-warnings=reserved-word
 	cd $(CDK_LIB) && rm -rf dist && PATH="$(abspath $(VENV))/bin:$$PATH" npx jsii-pacmak --targets js python
-	cd examples/cdk-lib-ts && npm ci --no-audit --no-fund --loglevel=error && npm install --no-save --no-audit --no-fund --loglevel=error ../../$(CDK_LIB)/dist/js/*.jsii.tgz
-	cd examples/cdk-lib-ts && rm -rf cdk.out && npx tsc && node app.js
+
+## release: dist/, everything a user installs without Rust: the arm64 zip, a plain CloudFormation template (the zip
+## from the CodeBucket and CodeKey parameters), the Serverless Application Repository listing (sar/: template, zip,
+## LICENSE, README), the npm tarball and the Python wheel of the CDK library (the zip inside), and SHA256SUMS.
+## Publishing (npm, PyPI, SAR, a release) is .github/workflows/release.yml, on a tag, where credentials exist.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+RELEASE_ZIP := cfn-sagemaker-autoscaling-$(VERSION)-arm64.zip
+release: venv tools package cdk-package
+	rm -rf dist && mkdir -p dist
+	cp target/lambda/cfn-sagemaker-autoscaling/bootstrap.zip dist/$(RELEASE_ZIP)
+	$(TOOLS)/bin/python tools/release.py $(VERSION) $(RELEASE_ZIP) dist
+	cp $(CDK_LIB)/dist/js/*.jsii.tgz $(CDK_LIB)/dist/python/*.whl dist/
+	cd dist && sha256sum $(RELEASE_ZIP) cfn-sagemaker-autoscaling.template.yaml sar/template.yaml *.tgz *.whl > SHA256SUMS
+	ls -l dist
+
+## release-check: the release as a user gets it: SHA256SUMS holds; the plain template linted and deployed from the
+## zip against the emulator; the SAR listing linted.
+release-check: release
+	cd dist && sha256sum --check --quiet SHA256SUMS
+	$(VENV)/bin/cfn-lint dist/cfn-sagemaker-autoscaling.template.yaml dist/sar/template.yaml
+	$(PY) tests/release/deploy_plain_template.py dist
+
+## cdk-lib: the construct library's tests (aws-cdk-lib/assertions), every synthesized resource through the function's
+## own validation, then a TypeScript app and a Python app installed from dist/ (the npm tarball; the wheel, in a
+## fresh virtualenv) and synthesized on a PATH without cargo or rustc, and linted.
+NO_RUST_PATH := $(shell echo "$$PATH" | tr ':' '\n' | grep -v -e '\.cargo' -e '\.rustup' | paste -sd: -)
+cdk-lib: venv release
+	cd $(CDK_LIB) && node --test test/
+	cargo run --locked --quiet --example validate -- $(CDK_LIB)/test/synthesized.json
+	! PATH="$(NO_RUST_PATH)" command -v cargo && ! PATH="$(NO_RUST_PATH)" command -v rustc
+	cd examples/cdk-lib-ts && PATH="$(NO_RUST_PATH)" npm ci --no-audit --no-fund --loglevel=error && \
+	  PATH="$(NO_RUST_PATH)" npm install --no-save --no-audit --no-fund --loglevel=error ../../dist/*.jsii.tgz
+	cd examples/cdk-lib-ts && rm -rf cdk.out && PATH="$(NO_RUST_PATH)" npx tsc && PATH="$(NO_RUST_PATH)" node app.js
 	rm -rf $(CDK_PY) && python3 -m venv $(CDK_PY)
-	$(CDK_PY)/bin/pip install --quiet --disable-pip-version-check $(CDK_LIB)/dist/python/*.whl -r examples/cdk-python/requirements.txt
-	cd examples/cdk-python && rm -rf cdk.out && ../../$(CDK_PY)/bin/python app.py
+	PATH="$(NO_RUST_PATH)" $(CDK_PY)/bin/pip install --quiet --disable-pip-version-check dist/*.whl -r examples/cdk-python/requirements.txt
+	cd examples/cdk-python && rm -rf cdk.out && PATH="$(NO_RUST_PATH)" ../../$(CDK_PY)/bin/python app.py
 	# W3005 is reported inside the resources aws-cdk-lib generates (the role's DependsOn), not in ours.
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- examples/cdk-lib-ts/cdk.out/*.template.json examples/cdk-python/cdk.out/*.template.json
 
@@ -130,11 +158,11 @@ package: venv
 
 ## sar: what `sam publish` takes (not part of `make test`: it uploads to your bucket, with your credentials):
 ## make sar SAR_BUCKET=<bucket> && .venv-tools/bin/sam publish -t .aws-sam/packaged.yaml
-sar: tools
+sar: venv tools
 	SAM_CLI_TELEMETRY=0 PATH="$(abspath $(VENV))/bin:$$PATH" $(TOOLS)/bin/sam build --beta-features -t template.yaml
 	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam package --s3-bucket $(SAR_BUCKET) --output-template-file .aws-sam/packaged.yaml
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(TOOLS) $(BENCH_VENV) $(CDK_PY) .aws-sam $(CDK_DIR)/node_modules $(CDK_DIR)/cdk.out $(CDK_DIR)/build \
+	rm -rf dist $(VENV) $(TOOLS) $(BENCH_VENV) $(CDK_PY) .aws-sam $(CDK_DIR)/node_modules $(CDK_DIR)/cdk.out $(CDK_DIR)/build \
 	  $(CDK_LIB)/node_modules $(CDK_LIB)/dist examples/cdk-lib-ts/node_modules examples/cdk-lib-ts/cdk.out examples/cdk-python/cdk.out

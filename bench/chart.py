@@ -22,6 +22,8 @@ def main(source, target):
         ("load: 600 resources, 20% throttled (s)", ours["load_seconds"], peer["load_seconds"]),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+    # A figure a run did not measure (the peer's warm CPU time with too few warm events) leaves its panel empty.
+    panels = [(title, a, b) for title, a, b in panels if a is not None and b is not None]
     for ax, (title, a, b) in zip(axes.flat, panels):
         bars = ax.bar(["cfn-sagemaker-autoscaling", "Python + crhelper"], [a, b], color=["#d9480f", "#1c7ed6"])
         ax.set_title(title, fontsize=10)

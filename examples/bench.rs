@@ -342,6 +342,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         median(&rp.first_own_ms),
         median(&pp.first_own_ms)
     );
+    let update = endpoint_update_cost(port).await;
+    println!(
+        "endpoint update of {} min at 1:{UPDATE_SCALE}: {} invocations, {:.1} s billed (x{UPDATE_SCALE}: {:.0} min), one invocation alive {:.1} s, \
+         {} DynamoDB requests, {} DescribeEndpoint, {}",
+        UPDATE_MINUTES,
+        update.invocations,
+        update.billed_s,
+        update.billed_s * f64::from(UPDATE_SCALE) / 60.0,
+        update.alive_s,
+        update.dynamodb,
+        update.describes,
+        update.status
+    );
     let mut results = Vec::new();
     for subject in [&ours, &peer] {
         let started = Instant::now();
@@ -435,6 +448,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ));
     table.push_str(&format!("| bootstrap (x86_64, stripped) | {:.2} MiB | | |\n", mib(file_size(&bootstrap))));
     table.push_str(&format!("| deployable zip (arm64) | {:.2} MiB | | |\n", mib(file_size(&zip))));
+    table.push_str(&format!(
+        "| endpoint update of {UPDATE_MINUTES} min (at 1:{UPDATE_SCALE}, Lambda timeout scaled alike): invocations / billed / \
+         DynamoDB requests | {} / {:.0} min / {} | one invocation alive: 1 / {:.0} min / 0 | {:.2} billed |\n",
+        update.invocations,
+        update.billed_s * f64::from(UPDATE_SCALE) / 60.0,
+        update.dynamodb,
+        update.alive_s * f64::from(UPDATE_SCALE) / 60.0,
+        update.billed_s / update.alive_s
+    ));
     if let Ok(seconds) = std::env::var("BENCH_BUILD_SECONDS") {
         table.push_str(&format!("| clean release build (2 cores) | {seconds} s | | |\n"));
     }
@@ -457,8 +479,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     })
     .collect();
-    let json =
-        json!({"runs": runs, "warm": warm, "subjects": subjects, "bootstrap_bytes": file_size(&bootstrap), "zip_bytes": file_size(&zip)});
+    let json = json!({"runs": runs, "warm": warm, "subjects": subjects, "bootstrap_bytes": file_size(&bootstrap), "zip_bytes": file_size(&zip),
+        "endpoint_update": {"minutes": UPDATE_MINUTES, "scale": UPDATE_SCALE, "invocations": update.invocations, "billed_s": update.billed_s,
+            "alive_s": update.alive_s, "dynamodb_requests": update.dynamodb, "describe_endpoint": update.describes}});
     let results_dir = support::root().join("bench/results");
     std::fs::create_dir_all(&results_dir)?;
     std::fs::write(results_dir.join("results.json"), serde_json::to_string_pretty(&json)?)?;
@@ -474,6 +497,62 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("README.md updated between the bench markers");
     }
     Ok(())
+}
+
+/// An endpoint update of this many minutes, measured at 1:`UPDATE_SCALE` (Lambda's 15-minute timeout and
+/// SageMaker's update shrunk alike, so the number of invocations is the real one).
+const UPDATE_MINUTES: u32 = 30;
+const UPDATE_SCALE: u32 = 60;
+
+struct UpdateCost {
+    invocations: usize,
+    /// The invocations' own durations, summed (what Lambda bills), at scale.
+    billed_s: f64,
+    /// From the first invocation's start to the answer: one invocation kept alive throughout, at scale.
+    alive_s: f64,
+    dynamodb: usize,
+    describes: usize,
+    status: String,
+}
+
+/// One instance-type change of an auto-scaled endpoint whose UpdateEndpoint takes `UPDATE_MINUTES`, through the
+/// release bootstrap, each hand-over delivered as Lambda would: the invocations it took, their billed time, and
+/// the requests to the journal, against one invocation kept alive for the whole operation.
+async fn endpoint_update_cost(port: u16) -> UpdateCost {
+    use support::endpoints::{auto_scaled_with_a_new_instance_type, endpoint_props, endpoint_update};
+    let f = Function::start_with(Emulator::at(port), &[]).await;
+    let stack = Stack::new("bench-update");
+    let name = "bench-update-ep";
+    f.emulator.timing_of(name, 1.0, 1.0, 1.0).await;
+    let (arn, _) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
+    f.emulator.timing_of(name, 1.0, f64::from(UPDATE_MINUTES * 60 / UPDATE_SCALE), 1.0).await;
+    let per_invocation = Duration::from_secs(u64::from(15 * 60 / UPDATE_SCALE));
+    let update = endpoint_update(&stack, name, &arn, &format!("{name}-c1"), endpoint_props(name, &format!("{name}-c2")));
+    let journal_before = f.emulator.service_calls("dynamodb", "bench-update").await.len();
+    let describes_before = f.emulator.calls_with_bodies("DescribeEndpoint", name).await.len();
+    let first = f.runtime.invoke_timed(update.json(&f.receiver), per_invocation).await;
+    let started = first.served.unwrap_or(first.done);
+    let mut billed = first.done - started;
+    let mut last_done = first.done;
+    let mut invocations = 1;
+    while f.receiver.seen(&update.name).is_empty() && invocations < 20 {
+        for handed in f.emulator.invocations().await {
+            let id = handed["request_id"].as_str().unwrap_or("handed-over").to_owned();
+            let timed = f.runtime.invoke_with_id(handed["payload"].clone(), per_invocation, &id).await;
+            billed += timed.done - timed.served.unwrap_or(timed.done);
+            last_done = last_done.max(timed.done);
+            invocations += 1;
+        }
+    }
+    let answer = f.receiver.seen(&update.name).first().map(|put| put.json()).unwrap_or_default();
+    UpdateCost {
+        invocations,
+        billed_s: billed.as_secs_f64(),
+        alive_s: (last_done - started).as_secs_f64(),
+        dynamodb: f.emulator.service_calls("dynamodb", "bench-update").await.len() - journal_before,
+        describes: f.emulator.calls_with_bodies("DescribeEndpoint", name).await.len() - describes_before,
+        status: answer["Status"].as_str().unwrap_or("no answer").to_owned(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -21,6 +21,76 @@ fn the_sar_listing_names_the_crates_version_and_files_that_exist() {
     }
 }
 
+/// The listing's fields as YAML has them: `Key: value`, `Key: [a, b]`, or a folded `Key: >-` block.
+fn listing_fields(listing: &str) -> std::collections::BTreeMap<String, String> {
+    let mut fields = std::collections::BTreeMap::new();
+    let mut folding: Option<String> = None;
+    for line in listing.lines().skip(1) {
+        let indent = line.len() - line.trim_start().len();
+        if !line.trim().is_empty() && indent <= 2 {
+            break;
+        }
+        if line.trim().starts_with('#') {
+            continue;
+        }
+        match (&folding, indent) {
+            (Some(key), 6..) => {
+                let value: &mut String = fields.entry(key.clone()).or_default();
+                if !value.is_empty() {
+                    value.push(' ');
+                }
+                value.push_str(line.trim());
+            }
+            _ => {
+                folding = None;
+                if let Some((key, value)) = line.trim().split_once(':') {
+                    let value = value.trim();
+                    if value == ">-" || value == ">" {
+                        folding = Some(key.to_owned());
+                    } else {
+                        fields.insert(key.to_owned(), value.trim_matches('"').to_owned());
+                    }
+                }
+            }
+        }
+    }
+    fields
+}
+
+/// The Serverless Application Repository's documented limits ("AWS SAM template Metadata section properties"):
+/// Name 1..140 of `[a-zA-Z0-9-]`; Description 1..256; Author 1..127, lower-case letters and digits with single
+/// hyphens inside; Labels at most 10, each 1..127 of `[a-zA-Z0-9+-_:/@]`; SemanticVersion as semver.org has it.
+#[test]
+fn the_sar_listing_is_within_the_repositorys_limits() {
+    let template = std::fs::read_to_string(support::root().join("template.yaml")).unwrap();
+    let listing = template.split("AWS::ServerlessRepo::Application:").nth(1).expect("SAR metadata");
+    let fields = listing_fields(listing);
+    let field = |key: &str| fields.get(key).unwrap_or_else(|| panic!("{key} missing: {fields:?}")).as_str();
+    let name = field("Name");
+    assert!((1..=140).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "Name {name:?}");
+    let description = field("Description");
+    assert!((1..=256).contains(&description.len()), "Description is {} characters: {description:?}", description.len());
+    let author = field("Author");
+    let author_ok = (1..=127).contains(&author.len())
+        && author.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !author.starts_with('-')
+        && !author.ends_with('-')
+        && !author.contains("--");
+    assert!(author_ok, "Author {author:?} breaks SAR's pattern ^[a-z0-9](([a-z0-9]|-(?!-))*[a-z0-9])?$");
+    let labels: Vec<&str> = field("Labels").trim_start_matches('[').trim_end_matches(']').split(',').map(str::trim).collect();
+    assert!(labels.len() <= 10, "{labels:?}");
+    for label in &labels {
+        let ok = (1..=127).contains(&label.len()) && label.chars().all(|c| c.is_ascii_alphanumeric() || "+-_:/@".contains(c));
+        assert!(ok, "label {label:?}");
+    }
+    let version = field("SemanticVersion");
+    let core: Vec<&str> = version.split(['-', '+']).next().unwrap().split('.').collect();
+    assert!(
+        core.len() == 3 && core.iter().all(|n| !n.is_empty() && n.parse::<u64>().is_ok() && (n.len() == 1 || !n.starts_with('0'))),
+        "{version}"
+    );
+}
+
 #[test]
 fn the_readmes_python_cdk_app_is_the_file_make_test_synthesizes() {
     let root = support::root();

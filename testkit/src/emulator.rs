@@ -280,6 +280,19 @@ impl Emulator {
             .collect()
     }
 
+    /// Every call to `service` (autoscaling, sagemaker, cloudwatch, dynamodb, lambda) whose body contains
+    /// `matching`: its operation names, in order.
+    pub async fn service_calls(&self, service: &str, matching: &str) -> Vec<String> {
+        let calls = self.control("calls", None).await;
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["service"] == service && c["body"].to_string().contains(matching))
+            .map(|c| c["operation"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// The calls that change something (everything but Describe and List).
     pub async fn mutations(&self, resource_id: &str) -> Vec<String> {
         self.calls(resource_id).await.into_iter().filter(|op| !op.starts_with("Describe") && !op.starts_with("List")).collect()
