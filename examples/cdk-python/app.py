@@ -1,6 +1,7 @@
 """An auto-scaled SageMaker endpoint whose instance type changes in place, and an inference component that
 scales to zero, in Python CDK (make test synthesizes this file and lints the result)."""
 import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as appscaling
 from cfn_sagemaker_autoscaling_cdk import Endpoint, ScalableTarget
 
 app = cdk.App(outdir="cdk.out")
@@ -12,7 +13,8 @@ component = cdk.CfnParameter(stack, "InferenceComponentName").value_as_string
 endpoint = Endpoint(stack, "Endpoint", endpoint_config_name=config, endpoint_name="python-endpoint")
 variant = ScalableTarget(stack, "Variant", endpoint_name=endpoint.endpoint_name, min_capacity=1, max_capacity=4)
 variant.scale_on_invocations_per_instance("Invocations", target_value=70)
-variant.scale_on_schedule("Nights", schedule="cron(0 20 * * ? *)", timezone="Europe/Berlin", max_capacity=2)
+nights = appscaling.Schedule.cron(hour="20", minute="0")
+variant.scale_on_schedule("Nights", schedule=nights, time_zone=cdk.TimeZone.EUROPE_BERLIN, max_capacity=2)
 
 # Scale to zero: the function adds the step policy and alarm that bring the component back.
 llm = ScalableTarget(stack, "Llm", inference_component_name=component, min_capacity=0, max_capacity=4, scale_to_zero=True)
