@@ -187,6 +187,47 @@ async fn the_native_template_deploys_here_with_only_types_and_service_token_chan
     no_model_errors(&f).await;
 }
 
+/// Moving a deployed stack from the native resources, as CloudFormation allows it (a resource's Type cannot change
+/// in place): `DeletionPolicy: Retain` on the native target and policy, remove them (the target, its actions and its
+/// policy stay registered), then add the custom resources with `AdoptExisting: true`.
+#[tokio::test]
+async fn a_stack_moves_from_the_native_resources_by_retain_remove_and_adopt() {
+    let f = Function::start().await;
+    let endpoint = "migrate-ep";
+    f.emulator.endpoint(endpoint, "AllTraffic").await;
+    let resources = resources_of("examples/cloudformation/native-pair/custom.yaml", endpoint);
+    // What the native resources left registered (their calls, as CloudFormation's handlers make them; no tags).
+    let props = &resources["Target"]["Properties"];
+    let register = json!({"ServiceNamespace": "sagemaker", "ResourceId": variant(endpoint), "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "MinCapacity": 1, "MaxCapacity": 4});
+    assert_eq!(f.emulator.aws("AnyScaleFrontendService", "RegisterScalableTarget", register).await.0, 200);
+    for a in props["ScheduledActions"].as_array().unwrap() {
+        let put = json!({"ServiceNamespace": "sagemaker", "ResourceId": variant(endpoint), "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+            "ScheduledActionName": a["ScheduledActionName"], "Schedule": a["Schedule"], "Timezone": a["Timezone"],
+            "ScalableTargetAction": {"MinCapacity": a["ScalableTargetAction"]["MinCapacity"]}});
+        assert_eq!(f.emulator.aws("AnyScaleFrontendService", "PutScheduledAction", put).await.0, 200);
+    }
+    let stack = Stack::new("migrate");
+
+    // Without AdoptExisting the custom target refuses to take over what it did not make, naming the property.
+    let refused = f.send(&stack.create("Target", props.clone())).await;
+    assert_eq!(refused["Status"], "FAILED", "{refused}");
+    assert!(refused["Reason"].as_str().unwrap().contains("AdoptExisting"), "{refused}");
+
+    let mut adopting = props.clone();
+    adopting["AdoptExisting"] = json!("true");
+    let target = f.send(&stack.create("Target", adopting)).await;
+    assert_eq!(target["Status"], "SUCCESS", "{target}");
+    let mut policy = resources["Policy"]["Properties"].clone();
+    policy["ScalingTargetId"] = target["PhysicalResourceId"].clone();
+    let put = f.send(&stack.event("Create", "Policy", POLICY, policy, None, None)).await;
+    assert_eq!(put["Status"], "SUCCESS", "{put}");
+    assert_eq!(names(&actions_on(&f, &variant(endpoint)).await), ["business-hours", "nights"], "each action once");
+    let registered = f.emulator.target(&variant(endpoint)).await.expect("still registered");
+    assert_eq!((registered["MinCapacity"].as_i64(), registered["MaxCapacity"].as_i64()), (Some(1), Some(4)));
+    no_model_errors(&f).await;
+}
+
 #[test]
 fn the_readme_table_of_native_properties_is_the_schema_and_the_code() {
     use cfn_sagemaker_autoscaling::model::{TARGET_REFERENCE, action_spec, policy_spec, target_spec};
