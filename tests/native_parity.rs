@@ -63,8 +63,10 @@ async fn a_metric_math_policy_is_sent_as_the_model_has_it() {
 async fn predictive_scaling_fails_before_any_call() {
     let f = Function::start().await;
     let stack = Stack::new("predictive");
+    // As a native template has it, PredictiveScalingPolicyConfiguration included.
     let props = json!({"PolicyName": "predict", "PolicyType": "PredictiveScaling", "ScalingTargetId": target_id("predictive-ep"),
-        "TargetTrackingScalingPolicyConfiguration": {"TargetValue": "5", "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}});
+        "PredictiveScalingPolicyConfiguration": {"Mode": "ForecastAndScale", "MetricSpecifications": [{"TargetValue": "40",
+            "PredefinedMetricPairSpecification": {"PredefinedMetricType": "ECSServiceCPUUtilization"}}]}});
     let body = f.send(&stack.event("Create", "Policy", POLICY, props, None, None)).await;
     assert_eq!(body["Status"], "FAILED", "{body}");
     assert!(body["Reason"].as_str().unwrap().contains("ECS"), "{body}");

@@ -138,6 +138,12 @@ pub enum PolicyConfig {
     Step(StepScaling),
 }
 
+fn predictive() -> Error {
+    Error::invalid(
+        "PolicyType PredictiveScaling is not supported for SageMaker: Application Auto Scaling offers predictive scaling for Amazon ECS services only; use TargetTrackingScaling or StepScaling",
+    )
+}
+
 /// A scaling policy as the template describes it, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicySpec {
@@ -152,6 +158,11 @@ impl PolicySpec {
     /// # Errors
     /// `Invalid`, naming the first property that is wrong.
     pub fn from_properties(value: &Value) -> Result<Self> {
+        // Checked before the property list: a native template's predictive policy also carries
+        // PredictiveScalingPolicyConfiguration, and the reason to give is why, not that the property is unknown.
+        if value.get("PolicyType").and_then(Value::as_str) == Some("PredictiveScaling") {
+            return Err(predictive());
+        }
         let (props, name, target) = named_target(value, &PROPERTIES, "PolicyName")?;
         let policy_type = props.string("PolicyType")?.unwrap_or_else(|| "TargetTrackingScaling".to_owned());
         let tracking = props.nested("TargetTrackingScalingPolicyConfiguration", "TargetTrackingScalingPolicyConfiguration.")?;
@@ -170,11 +181,6 @@ impl PolicySpec {
             }
             ("StepScaling", None, None) => {
                 return Err(Error::invalid("StepScalingPolicyConfiguration is required for PolicyType StepScaling"));
-            }
-            ("PredictiveScaling", _, _) => {
-                return Err(Error::invalid(
-                    "PolicyType PredictiveScaling is not supported for SageMaker: Application Auto Scaling offers predictive scaling for Amazon ECS services only; use TargetTrackingScaling or StepScaling",
-                ));
             }
             (other, _, _) => {
                 return Err(Error::invalid(format!("PolicyType {other:?} is not supported; use TargetTrackingScaling or StepScaling")));
@@ -542,6 +548,11 @@ mod tests {
         assert!(
             PolicySpec::from_properties(&predictive).unwrap_err().to_string().starts_with("PolicyType PredictiveScaling is not supported")
         );
+        // As a native template has it: the configuration beside the type, and the reason is still why.
+        let native = json!({"PolicyName": "p", "ResourceId": "endpoint/e/variant/v", "PolicyType": "PredictiveScaling",
+            "PredictiveScalingPolicyConfiguration": {"MetricSpecifications": [{"TargetValue": 40}]}});
+        let err = PolicySpec::from_properties(&native).unwrap_err().to_string();
+        assert!(err.starts_with("PolicyType PredictiveScaling is not supported") && err.contains("ECS"), "{err}");
     }
 
     #[test]
