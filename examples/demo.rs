@@ -28,7 +28,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .sagemaker(json!({"kind": "endpoint", "name": "demo-endpoint", "status": "Creating",
             "variants": [{"name": "AllTraffic", "instances": 1}], "then": [{"after": 2, "status": "InService"}]}))
         .await;
-    println!("SageMaker: endpoint demo-endpoint is Creating; it turns InService in 2 s\n");
+    // An asynchronous endpoint (AsyncInferenceConfig): its variant scales to zero with ScaleToZero.
+    f.emulator
+        .sagemaker(
+            json!({"kind": "endpoint", "name": "demo-async-endpoint", "async": true, "variants": [{"name": "AllTraffic", "instances": 1}]}),
+        )
+        .await;
+    println!("SageMaker: endpoint demo-endpoint is Creating; it turns InService in 2 s");
+    println!("SageMaker: endpoint demo-async-endpoint is asynchronous (AsyncInferenceConfig) and InService\n");
 
     // Each Update and Delete carries the physical id its Create answered, as CloudFormation sends it.
     let mut replay = Replay::default();

@@ -22,6 +22,8 @@ pub struct EndpointState {
     pub status: String,
     pub failure_reason: Option<String>,
     pub variants: Vec<VariantState>,
+    /// Its configuration has an `AsyncInferenceConfig` (DescribeEndpoint shows it).
+    pub asynchronous: bool,
 }
 
 /// One production variant of an endpoint.
@@ -53,8 +55,9 @@ pub struct ComponentState {
 /// What to do about a target, given what SageMaker said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
-    /// `InService` and the target fits it: register. The capacity SageMaker reports, for `Data.CurrentCapacity`.
-    Ready { current_capacity: Option<i64> },
+    /// `InService` and the target fits it: register. The capacity SageMaker reports, for `Data.CurrentCapacity`,
+    /// and whether the endpoint is asynchronous (its variants may scale to zero instances).
+    Ready { current_capacity: Option<i64>, asynchronous: bool },
     /// In a transition that ends by itself: ask again later.
     Wait { status: String },
     /// Nothing will come of waiting: FAILED with this Reason.
@@ -96,7 +99,9 @@ pub fn readiness(id: &TargetId, observed: &Observed) -> Readiness {
     }
     match (observed, &id.resource) {
         (Observed::Endpoint(endpoint), ResourceId::Variant { variant, .. }) => variant_fits(id, endpoint, variant, &subject),
-        (Observed::InferenceComponent(c), ResourceId::InferenceComponent { .. }) => Readiness::Ready { current_capacity: c.current_copies },
+        (Observed::InferenceComponent(c), ResourceId::InferenceComponent { .. }) => {
+            Readiness::Ready { current_capacity: c.current_copies, asynchronous: false }
+        }
         _ => Readiness::Fail(format!("SageMaker described {subject} as another kind of resource")),
     }
 }
@@ -111,7 +116,7 @@ fn variant_fits(id: &TargetId, endpoint: &EndpointState, name: &str, subject: &s
     match (variant.kind, id.dimension) {
         (VariantKind::Instances, ScalableDimension::VariantInstanceCount)
         | (VariantKind::Serverless { provisioned_concurrency: true }, ScalableDimension::VariantProvisionedConcurrency) => {
-            Readiness::Ready { current_capacity: variant.current_capacity }
+            Readiness::Ready { current_capacity: variant.current_capacity, asynchronous: endpoint.asynchronous }
         }
         (VariantKind::Instances, _) => Readiness::Fail(format!(
             "{what} is instance-based; scale it with ScalableDimension {}",
@@ -164,7 +169,7 @@ mod tests {
     }
 
     fn endpoint(status: &str, variants: Vec<VariantState>) -> Observed {
-        Observed::Endpoint(EndpointState { status: status.into(), failure_reason: None, variants })
+        Observed::Endpoint(EndpointState { status: status.into(), failure_reason: None, variants, asynchronous: false })
     }
 
     fn variant(name: &str, kind: VariantKind, current: i64) -> VariantState {
@@ -193,6 +198,7 @@ mod tests {
                 status: status.into(),
                 failure_reason: Some("ModelError: the container did not start".into()),
                 variants: vec![variant("v", VariantKind::Instances, 1)],
+                asynchronous: false,
             });
             assert_eq!(
                 readiness(&id, &failed),
@@ -203,7 +209,7 @@ mod tests {
         let silent = endpoint("Failed", vec![]);
         assert_eq!(readiness(&id, &silent), Readiness::Fail("endpoint e is Failed: SageMaker gives no FailureReason".into()));
         let ok = endpoint("InService", vec![variant("v", VariantKind::Instances, 3)]);
-        assert_eq!(readiness(&id, &ok), Readiness::Ready { current_capacity: Some(3) });
+        assert_eq!(readiness(&id, &ok), Readiness::Ready { current_capacity: Some(3), asynchronous: false });
         assert!(matches!(readiness(&id, &endpoint("Exploding", vec![])), Readiness::Fail(r) if r.contains("\"Exploding\"")));
     }
 
@@ -217,7 +223,10 @@ mod tests {
                 matches!(readiness(&component_id(), &component(status)), Readiness::Fail(r) if r.starts_with(&format!("inference component ic is {status}: ")))
             );
         }
-        assert_eq!(readiness(&component_id(), &component("InService")), Readiness::Ready { current_capacity: Some(2) });
+        assert_eq!(
+            readiness(&component_id(), &component("InService")),
+            Readiness::Ready { current_capacity: Some(2), asynchronous: false }
+        );
     }
 
     #[test]
@@ -238,7 +247,7 @@ mod tests {
         let bare = endpoint("InService", vec![variant("v", VariantKind::Serverless { provisioned_concurrency: false }, 0)]);
         let count = variant_id(ScalableDimension::VariantInstanceCount);
         let concurrency = variant_id(ScalableDimension::VariantProvisionedConcurrency);
-        assert_eq!(readiness(&concurrency, &serverless), Readiness::Ready { current_capacity: Some(5) });
+        assert_eq!(readiness(&concurrency, &serverless), Readiness::Ready { current_capacity: Some(5), asynchronous: false });
         let Readiness::Fail(r) = readiness(&count, &serverless) else { panic!() };
         assert_eq!(
             r,

@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 
 use crate::model::action_spec::ActionSpec;
-use crate::model::target_spec::{Described, Owner, Registration, Tags, TargetSpec, old_action_names, old_scale_to_zero, old_tags};
-use crate::model::{NAMESPACE, TargetId};
+use crate::model::target_spec::{
+    Described, Owner, Registration, Tags, TargetSpec, asked_scale_to_zero, old_action_names, old_scale_to_zero, old_tags,
+};
+use crate::model::{NAMESPACE, ResourceId, TargetId};
 use crate::request::{Request, RequestType};
 use crate::response::Response;
 use crate::scale_to_zero::{self, AlarmOwner, AlarmSpec, ZeroAction};
@@ -117,7 +119,10 @@ pub async fn put(req: &Request, spec: TargetSpec, aas: &Session) -> Result<Respo
     let me = Owner::of(&req.echo);
     // SageMaker first: a missing, failed or mismatched endpoint is SageMaker's reason, not a registration error;
     // one still in transition is waited for, and the ownership state is read after the wait.
-    let current_capacity = aas.await_ready(&spec.id).await?;
+    let (current_capacity, asynchronous) = aas.await_ready(&spec.id).await?;
+    if let Some(why) = scale_to_zero::refusal(&spec.id, spec.scale_to_zero, asynchronous) {
+        return Err(Error::invalid(why));
+    }
     let found = current(aas, &spec.id).await?;
     let same_identity = req.request_type == RequestType::Update
         && req.echo.physical_id.as_deref().and_then(TargetId::from_physical_id).as_ref() == Some(&spec.id);
@@ -127,7 +132,7 @@ pub async fn put(req: &Request, spec: TargetSpec, aas: &Session) -> Result<Respo
         plan_create(&spec, &me, found.as_ref())?
     };
     let zero = scale_to_zero::action(req.request_type, spec.scale_to_zero, old_scale_to_zero(&req.old_properties), same_identity);
-    let zero_name = scale_to_zero::name(&spec.id).filter(|_| zero != ZeroAction::Nothing);
+    let zero_name = Some(scale_to_zero::name(&spec.id)).filter(|_| zero != ZeroAction::Nothing);
     let alarm_owner = match &zero_name {
         Some(name) => scale_to_zero::owner_of(aas.alarm_tags(name).await?.as_ref(), &me),
         None => AlarmOwner::Absent,
@@ -195,9 +200,7 @@ async fn scale_out_from_zero(
     match zero {
         ZeroAction::Ensure => {
             let (policy_arn, _) = aas.put_policy(&scale_to_zero::step_policy(&spec.id, name)).await?;
-            let alarm = AlarmSpec::new(&spec.id, name, &policy_arn, me)
-                .ok_or_else(|| Error::invalid("ScaleToZero applies to inference components only"))?;
-            aas.put_alarm(&alarm).await?;
+            aas.put_alarm(&AlarmSpec::new(&spec.id, name, &policy_arn, me)).await?;
             tracing::info!(policy = %policy_arn, alarm = %name, "scale-out-from-zero policy and alarm put");
             data.insert("ScaleOutFromZeroPolicyARN".to_owned(), policy_arn);
             data.insert("ScaleOutFromZeroAlarmName".to_owned(), name.to_owned());
@@ -245,9 +248,11 @@ pub async fn delete(req: &Request, aas: &Session) -> Result<()> {
             tracing::info!(target = %id.physical_id(), existed, "scalable target deregistered");
         }
     }
-    // ScaleToZero's alarm goes with the resource that made it, whatever the properties say (the policy went
-    // with the target).
-    if let Some(name) = scale_to_zero::name(&id) {
+    // ScaleToZero's alarm goes with the resource that made it (the policy went with the target): an inference
+    // component's whatever the properties say; a variant's when its properties asked for one (every variant
+    // target is not worth a CloudWatch call).
+    let asked = matches!(id.resource, ResourceId::InferenceComponent { .. }) || asked_scale_to_zero(&req.properties);
+    if let Some(name) = Some(scale_to_zero::name(&id)).filter(|_| asked) {
         match scale_to_zero::owner_of(aas.alarm_tags(&name).await?.as_ref(), &Owner::of(&req.echo)) {
             AlarmOwner::Me => {
                 let existed = aas.delete_alarm(&name).await?;

@@ -131,10 +131,13 @@ async fn scale_to_zero_needs_min_capacity_zero_and_an_inference_component() {
     let body = f.send(&stack.create("Llm", one)).await;
     assert_eq!(body["Status"], "FAILED");
     assert_eq!(body["Reason"], "ScaleToZero needs MinCapacity 0, got MinCapacity 1");
+    f.emulator.sagemaker(json!({"kind": "endpoint", "name": "stz-e", "variants": [{"name": "AllTraffic", "instances": 1}]})).await;
     let variant = json!({"ResourceId": "endpoint/stz-e/variant/AllTraffic", "MinCapacity": "0", "MaxCapacity": "2", "ScaleToZero": true});
     let body = f.send(&stack.create("Variant", variant)).await;
     assert_eq!(body["Status"], "FAILED");
-    assert!(body["Reason"].as_str().unwrap().starts_with("ScaleToZero applies to inference components only"), "{body}");
+    // A real-time endpoint's variant (the fixture's): SageMaker scales those to zero only as inference components.
+    assert!(body["Reason"].as_str().unwrap().contains("the endpoint is real-time"), "{body}");
+    assert!(f.emulator.target("endpoint/stz-e/variant/AllTraffic").await.is_none());
     assert!(f.emulator.target("inference-component/stz-min").await.is_none());
     assert!(f.emulator.alarm_state(&alarm_name("stz-min")).await.is_none());
 }

@@ -66,7 +66,8 @@ export interface ScalableTargetProps extends ResourceOptions {
   /** The highest capacity auto scaling may set. */
   readonly maxCapacity: number;
   /**
-   * Inference components with minCapacity 0: the step policy and alarm that bring the component back from zero.
+   * With minCapacity 0: the step policy and alarm that bring an inference component, or an asynchronous endpoint's
+   * variant (`HasBacklogWithoutCapacity`), back from zero. A real-time endpoint's variant is refused at deploy time.
    * @default false
    */
   readonly scaleToZero?: boolean;
@@ -125,7 +126,9 @@ export class ScalableTarget extends Construct implements ITaggable {
     const byComponent = props.inferenceComponentName !== undefined;
     if (byVariant === byComponent) throw new Error('give endpointName (with variantName) or inferenceComponentName');
     checkCapacities('', props.minCapacity, props.maxCapacity);
-    if (props.scaleToZero && !byComponent) throw new Error('scaleToZero applies to inference components only');
+    if (props.scaleToZero && props.scalableDimension === 'sagemaker:variant:DesiredProvisionedConcurrency') {
+      throw new Error('scaleToZero applies to inference components and to instance-based variants of asynchronous endpoints');
+    }
     if (props.scaleToZero && known(props.minCapacity) && props.minCapacity !== 0) throw new Error(`scaleToZero needs minCapacity 0, got ${props.minCapacity}`);
     const names = (props.scheduledActions ?? []).map((a) => a.scheduledActionName);
     if (new Set(names).size !== names.length) throw new Error('scheduledActions names an action twice');

@@ -50,7 +50,10 @@ test('a variant target with typed schedules, time zones and metrics synthesizes 
       usingMetrics: { m1: new cloudwatch.Metric({ namespace: 'AWS/SageMaker', metricName: 'Invocations', dimensionsMap: { EndpointName: 'e' }, statistic: 'Sum' }),
         m2: new cloudwatch.Metric({ namespace: '/aws/sagemaker/Endpoints', metricName: 'CPUUtilization', dimensionsMap: { EndpointName: 'e' } }) } }) });
     target.scaleOnBacklogPerInstance('Backlog', { targetValue: 5 });
+    const queue = new lib.ScalableTarget(stack, 'Queue', { provider, endpointName: 'async', minCapacity: 0, maxCapacity: 4, scaleToZero: true });
+    queue.scaleOnBacklogPerInstance('QueueBacklog', { targetValue: 5 });
   });
+  t.hasResourceProperties('Custom::SageMakerScalableTarget', { EndpointName: 'async', MinCapacity: 0, ScaleToZero: true });
   t.hasResourceProperties('Custom::SageMakerScalableTarget', {
     EndpointName: 'e', VariantName: 'AllTraffic', MinCapacity: 1, MaxCapacity: 4, Tags: [{ Key: 'team', Value: 'ml' }],
     RoleARN: 'arn:aws:iam::123456789012:role/scaling', SuspendedState: { ScheduledScalingSuspended: true },
@@ -207,7 +210,9 @@ test('what the function would refuse is refused at synth time, naming it', () =>
   const cases = [
     [{ endpointName: 'e', minCapacity: 5, maxCapacity: 2 }, /minCapacity 5 is greater than maxCapacity 2/],
     [{ endpointName: 'e', minCapacity: 1.5, maxCapacity: 2 }, /minCapacity must be an integer/],
-    [{ endpointName: 'e', minCapacity: 0, maxCapacity: 2, scaleToZero: true }, /scaleToZero applies to inference components only/],
+    [{ endpointName: 'e', scalableDimension: 'sagemaker:variant:DesiredProvisionedConcurrency', minCapacity: 0, maxCapacity: 2, scaleToZero: true },
+      /scaleToZero applies to inference components and to instance-based variants of asynchronous endpoints/],
+    [{ endpointName: 'e', minCapacity: 1, maxCapacity: 2, scaleToZero: true }, /scaleToZero needs minCapacity 0/],
     [{ inferenceComponentName: 'c', minCapacity: 1, maxCapacity: 2, scaleToZero: true }, /scaleToZero needs minCapacity 0/],
     [{ minCapacity: 1, maxCapacity: 2 }, /give endpointName/],
     [{ endpointName: 'e', minCapacity: 1, maxCapacity: 2, scheduledActions: [{ scheduledActionName: 'a', schedule: daily, minCapacity: 1 },

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::model::action_spec::ActionSpec;
-use crate::model::{ResourceId, TargetId};
+use crate::model::{ResourceId, ScalableDimension, TargetId};
 use crate::props::Props;
 use crate::request::Echo;
 use crate::{Error, Result};
@@ -88,11 +88,13 @@ impl TargetSpec {
         }
         let scale_to_zero = props.boolean("ScaleToZero")?.unwrap_or(false);
         if scale_to_zero {
-            if let ResourceId::Variant { .. } = id.resource {
+            // A variant scales to zero on instances of an asynchronous endpoint (checked once SageMaker has
+            // described the endpoint); an inference component on its copies.
+            if id.dimension == ScalableDimension::VariantProvisionedConcurrency {
                 return Err(Error::invalid(format!(
-                    "ScaleToZero applies to inference components only; {} is an endpoint variant (scale a variant to zero with \
-                     ManagedInstanceScaling and inference components)",
-                    id.resource
+                    "ScaleToZero applies to inference components and to instance-based variants of asynchronous endpoints; {} is \
+                     scaled on {}",
+                    id.resource, id.dimension
                 )));
             }
             if min != 0 {
@@ -189,6 +191,11 @@ pub(crate) fn tags(props: &Props<'_>) -> Result<Tags> {
         return Err(Error::invalid(format!("Tags has {} entries; at most {MAX_USER_TAGS} are allowed", tags.len())));
     }
     Ok(tags)
+}
+
+/// `ScaleToZero` of the event's properties, read leniently (a Delete's, which are never validated).
+pub fn asked_scale_to_zero(value: &Value) -> bool {
+    Props::object(value, "ResourceProperties").ok().and_then(|p| p.boolean("ScaleToZero").ok().flatten()).unwrap_or(false)
 }
 
 /// `ScaleToZero` of a template's previous version, read leniently (judged from `OldResourceProperties`).

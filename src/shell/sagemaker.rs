@@ -20,14 +20,14 @@ impl Session {
     /// # Errors
     /// `Conflict` with SageMaker's own reason (missing, failed, a variant or dimension that does not fit,
     /// still in transition at the deadline margin); the final AWS error otherwise.
-    pub async fn await_ready(&self, id: &TargetId) -> Result<Option<i64>> {
+    pub async fn await_ready(&self, id: &TargetId) -> Result<(Option<i64>, bool)> {
         let started = Instant::now();
         let mut looks = 0;
         loop {
             looks += 1;
             let observed = self.describe_sagemaker(id).await?;
             let status = match sagemaker::readiness(id, &observed) {
-                Readiness::Ready { current_capacity } => return Ok(current_capacity),
+                Readiness::Ready { current_capacity, asynchronous } => return Ok((current_capacity, asynchronous)),
                 Readiness::Fail(reason) => return Err(Error::Conflict(reason)),
                 Readiness::Wait { status } => status,
             };
@@ -93,7 +93,12 @@ pub fn endpoint_state(value: &Value) -> EndpointState {
             })
             .collect()
     };
-    EndpointState { status: text(value, "EndpointStatus").unwrap_or_default(), failure_reason: text(value, "FailureReason"), variants }
+    EndpointState {
+        status: text(value, "EndpointStatus").unwrap_or_default(),
+        failure_reason: text(value, "FailureReason"),
+        variants,
+        asynchronous: value.get("AsyncInferenceConfig").is_some_and(|c| !c.is_null()),
+    }
 }
 
 /// DescribeInferenceComponent's answer, as much as the decision needs.

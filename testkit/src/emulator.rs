@@ -126,7 +126,9 @@ impl Emulator {
                 } else {
                     json!({"name": variant, "instances": 1})
                 };
-                json!({"kind": "endpoint", "name": endpoint, "variants": [variant], "if_absent": true})
+                // A variant asked to scale to zero is an asynchronous endpoint's (a real-time one is seeded by the test).
+                let asynchronous = props.get("ScaleToZero").is_some_and(|z| z == "true" || z == true);
+                json!({"kind": "endpoint", "name": endpoint, "variants": [variant], "if_absent": true, "async": asynchronous})
             }
             ["inference-component", name] => json!({"kind": "inference-component", "name": name, "copies": 1, "if_absent": true}),
             _ => return,

@@ -647,6 +647,7 @@ def main():
     if args.seed_events:
         emulator.extensions["sagemaker"].control({"kind": "endpoint", "name": "demo-endpoint"})
         emulator.extensions["sagemaker"].control({"kind": "inference-component", "name": "demo-llm"})
+        emulator.extensions["sagemaker"].control({"kind": "endpoint", "name": "demo-async-endpoint", "async": True})
     server = make_server("127.0.0.1", args.port, emulator, threaded=True, request_handler=QuietHandler)
     if args.exit_with_stdin:
         threading.Thread(target=exit_when_stdin_closes, daemon=True).start()

@@ -9,6 +9,7 @@ Control endpoint, for tests and the demo:
                       {"name": "sls", "serverless": {"MemorySizeInMB": 2048, "MaxConcurrency": 5, "ProvisionedConcurrency": 2}}],
          "then": [{"after": 2, "status": "InService"}]}
         {"kind": "inference-component", "name": "ic", "status": "Creating", "copies": 1, "then": [...]}
+        An endpoint with "async": true is asynchronous: DescribeEndpoint shows its AsyncInferenceConfig.
     A resource that exists already is replaced, unless "if_absent" is true (the fixture's seeding). "then" changes the status (and FailureReason) once `after` seconds
     have passed since this call: SageMaker's transitions, which moto does not have.
         {"kind": "endpoint-config", "name": "c", "variants": [{"name": "AllTraffic", "instance_type": "ml.m5.large", "instances": 1}]}
@@ -44,6 +45,7 @@ class SageMaker:
         self.timing = dict(DEFAULT_TIMING)
         self.timing_for = {}  # endpoint name -> its own timing
         self.failing = {}  # ("update" | "create", endpoint) -> FailureReason
+        self.asynchronous = set()  # endpoints with an AsyncInferenceConfig: see gap_async_inference_config
 
     def backend(self):
         return sagemaker_backends[DEFAULT_ACCOUNT_ID][self.region]
@@ -56,6 +58,7 @@ class SageMaker:
         self.timing = dict(DEFAULT_TIMING)
         self.timing_for.clear()
         self.failing.clear()
+        self.asynchronous.clear()
 
     # --- control -------------------------------------------------------------------------------------------
     def control(self, spec):
@@ -82,6 +85,7 @@ class SageMaker:
             endpoint.endpoint_status = spec.get("status", "InService")
             endpoint.failure_reason = spec.get("failure_reason")
             self.backend().endpoints[name] = endpoint
+            (self.asynchronous.add if spec.get("async") else self.asynchronous.discard)(name)
         elif kind == "inference-component":
             self.components[name] = {
                 "InferenceComponentName": name,
@@ -136,7 +140,17 @@ class SageMaker:
             raise self.error("ValidationException", f'Could not find endpoint "{arn("endpoint", name, self.region)}".')
         answer = {k: v for k, v in endpoint.response_object.items() if k not in ("CreationTime", "LastModifiedTime")}
         answer["CreationTime"] = answer["LastModifiedTime"] = time.time()
+        self.gap_async_inference_config(name, answer)
         return answer
+
+    def gap_async_inference_config(self, name, answer):
+        """gap: DescribeEndpoint shows an asynchronous endpoint's AsyncInferenceConfig (SageMaker API reference,
+        DescribeEndpoint: "AsyncInferenceConfig: Returns the description of an endpoint configuration created using
+        the CreateEndpointConfig API"); moto's endpoints never have one."""
+        if name in self.asynchronous:
+            answer["AsyncInferenceConfig"] = {"OutputConfig": {"S3OutputPath": f"s3://{name}-async-output/"}}
+        else:
+            answer.pop("AsyncInferenceConfig", None)
 
     def op_DescribeInferenceComponent(self, body):
         """gap: moto has no inference components (HTTP 500)."""
