@@ -24,6 +24,7 @@ use crate::settings::{Mode, Settings};
 use crate::shell::{Clients, Progress, Session};
 use crate::{Error, journal, policy, schedule, target};
 
+mod drift;
 mod operations;
 
 /// One Lambda invocation: its deadline, its request id, and the function's own ARN.
@@ -288,14 +289,21 @@ pub fn validate(req: &Request) -> crate::Result<Work> {
 /// Validates, then hands the request to the module of its resource type; every error becomes a FAILED with
 /// the contract's physical id (see [`Response::failed`]). `None`: a long operation was handed over.
 async fn dispatch(req: &Request, aas: &Session) -> Option<Response> {
-    let outcome = match validate(req) {
-        Err(err) => Err(err),
-        Ok(Work::PutTarget(spec)) => target::put(req, spec, aas).await,
-        Ok(Work::PutPolicy(spec)) => policy::put(req, spec, aas).await,
-        Ok(Work::PutAction(spec)) => schedule::put(req, spec, aas).await,
+    let work = match validate(req) {
+        Ok(work) => work,
+        Err(err) => return Some(Response::failed(&req.echo, Some(req.request_type), err.to_string())),
+    };
+    let drifts = matches!(work, Work::PutTarget(_) | Work::PutPolicy(_) | Work::PutAction(_) | Work::Delete(_));
+    if drifts && req.request_type == RequestType::Update {
+        drift::before_update(req, aas).await;
+    }
+    let outcome = match work.clone() {
+        Work::PutTarget(spec) => target::put(req, spec, aas).await,
+        Work::PutPolicy(spec) => policy::put(req, spec, aas).await,
+        Work::PutAction(spec) => schedule::put(req, spec, aas).await,
         // Endpoint events go through `operations` (the journal); never here.
-        Ok(Work::PutEndpoint(_)) => Err(Error::invalid("Custom::SageMakerEndpoint is handled as an operation")),
-        Ok(Work::Delete(kind)) => {
+        Work::PutEndpoint(_) => Err(Error::invalid("Custom::SageMakerEndpoint is handled as an operation")),
+        Work::Delete(kind) => {
             let deleted = match kind {
                 ResourceType::ScalableTarget => target::delete(req, aas).await,
                 ResourceType::ScalingPolicy => policy::delete(req, aas).await,
@@ -307,7 +315,11 @@ async fn dispatch(req: &Request, aas: &Session) -> Option<Response> {
             deleted.map(|()| Response::done(&req.echo))
         }
     };
-    Some(outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string())))
+    let response = outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string()));
+    if drifts {
+        drift::after(req, &work, &response, aas).await;
+    }
+    Some(response)
 }
 
 /// A Create that failed after it wrote something (a target registered, a policy or action put) answers with

@@ -22,6 +22,7 @@
 
 pub mod backoff;
 pub mod delivery;
+pub mod drift;
 pub mod endpoint;
 pub mod endpoint_plan;
 pub mod endpoint_run;

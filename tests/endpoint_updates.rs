@@ -292,8 +292,8 @@ async fn a_duplicate_create_of_an_endpoint_still_creating_waits_for_it() {
 
 #[tokio::test]
 async fn a_refused_delete_tags_fails_the_update_before_any_change() {
-    let name = "tags-ep";
-    let (f, stack) = setup("tags", name).await;
+    let name = "deltags-ep";
+    let (f, stack) = setup("deltags", name).await;
     let (arn, before) = auto_scaled_with_a_new_instance_type(&f, &stack, name).await;
     // Tags are applied before the operation begins: a refusal there has changed nothing yet.
     f.emulator

@@ -21,6 +21,15 @@ export interface ResourceOptions {
   readonly serviceTimeout?: Duration;
 }
 
+/** What the function does about a resource changed outside its template (it reports it either way). */
+export interface DriftOptions {
+  /**
+   * Put back what the template says when the function's scheduled run finds it changed outside the template.
+   * @default false (drift is logged and counted in the DriftedResources metric only)
+   */
+  readonly repairDrift?: boolean;
+}
+
 /** One of the function's custom resources, with the provider and ServiceTimeout of `options`. */
 export function customResource(scope: Construct, resourceType: string, options: ResourceOptions, defaultTimeout: Duration,
   properties: { [key: string]: any }): CustomResource {
@@ -49,7 +58,7 @@ export interface SuspendedState {
 }
 
 /** Props of {@link ScalableTarget}: name the target by an endpoint variant, or by an inference component. */
-export interface ScalableTargetProps extends ResourceOptions {
+export interface ScalableTargetProps extends ResourceOptions, DriftOptions {
   /** The endpoint of the variant. Give this or `inferenceComponentName`. @default none */
   readonly endpointName?: string;
   /** The variant. @default 'AllTraffic' with endpointName */
@@ -144,6 +153,7 @@ export class ScalableTarget extends Construct implements ITaggable {
       MaxCapacity: props.maxCapacity,
       ScaleToZero: props.scaleToZero,
       AdoptExisting: props.adoptExisting,
+      RepairDrift: props.repairDrift,
       RoleARN: props.role?.roleArn,
       SuspendedState: suspended ? {
         DynamicScalingInSuspended: suspended.dynamicScalingInSuspended,
@@ -278,7 +288,7 @@ export interface StepScalingOptions {
 }
 
 /** Props of {@link ScalingPolicy}. */
-export interface ScalingPolicyProps extends ResourceOptions, TargetOptions {
+export interface ScalingPolicyProps extends ResourceOptions, TargetOptions, DriftOptions {
   /** The policy's name, unique on its target. */
   readonly policyName: string;
   /** Target tracking. Give this or `stepScaling`. @default none */
@@ -306,6 +316,7 @@ export class ScalingPolicy extends Construct {
       PolicyName: props.policyName,
       PolicyType: t ? 'TargetTrackingScaling' : 'StepScaling',
       ScalingTargetId: targetIdOf(props),
+      RepairDrift: props.repairDrift,
       TargetTrackingScalingPolicyConfiguration: t ? {
         TargetValue: t.targetValue,
         PredefinedMetricSpecification: t.predefinedMetric ? { PredefinedMetricType: t.predefinedMetric } : undefined,
@@ -393,7 +404,7 @@ export class StepScalingPolicy extends Construct {
 }
 
 /** Props of {@link ScheduledAction}. */
-export interface ScheduledActionProps extends appscaling.ScalingSchedule, ResourceOptions, TargetOptions {
+export interface ScheduledActionProps extends appscaling.ScalingSchedule, ResourceOptions, TargetOptions, DriftOptions {
   /** The action's name, unique on its target. */
   readonly scheduledActionName: string;
 }
@@ -405,7 +416,7 @@ export class ScheduledAction extends Construct {
   constructor(scope: Construct, id: string, props: ScheduledActionProps) {
     super(scope, id);
     const created = customResource(this, 'Custom::SageMakerScheduledAction', props, Duration.minutes(16),
-      { ScheduledActionName: props.scheduledActionName, ScalingTargetId: targetIdOf(props), ...renderSchedule(props) });
+      { ScheduledActionName: props.scheduledActionName, ScalingTargetId: targetIdOf(props), RepairDrift: props.repairDrift, ...renderSchedule(props) });
     this.attrScheduledActionArn = created.getAttString('ScheduledActionARN');
   }
 }

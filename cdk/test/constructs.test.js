@@ -38,7 +38,7 @@ test('a variant target with typed schedules, time zones and metrics synthesizes 
   const t = template((stack, provider) => {
     const role = iam.Role.fromRoleArn(stack, 'Role', 'arn:aws:iam::123456789012:role/scaling');
     const target = new lib.ScalableTarget(stack, 'Target', { provider, endpointName: 'e', minCapacity: 1, maxCapacity: 4, tags: { team: 'ml' },
-      role, suspendedState: { scheduledScalingSuspended: true },
+      role, repairDrift: true, suspendedState: { scheduledScalingSuspended: true },
       scheduledActions: [{ scheduledActionName: 'mornings', schedule: appscaling.Schedule.cron({ hour: '8', minute: '0' }),
         timeZone: TimeZone.EUROPE_BERLIN, minCapacity: 2 }] });
     target.scaleOnInvocationsPerInstance('Invocations', { targetValue: 70, scaleInCooldown: Duration.minutes(5) });
@@ -56,7 +56,7 @@ test('a variant target with typed schedules, time zones and metrics synthesizes 
   t.hasResourceProperties('Custom::SageMakerScalableTarget', { EndpointName: 'async', MinCapacity: 0, ScaleToZero: true });
   t.hasResourceProperties('Custom::SageMakerScalableTarget', {
     EndpointName: 'e', VariantName: 'AllTraffic', MinCapacity: 1, MaxCapacity: 4, Tags: [{ Key: 'team', Value: 'ml' }],
-    RoleARN: 'arn:aws:iam::123456789012:role/scaling', SuspendedState: { ScheduledScalingSuspended: true },
+    RoleARN: 'arn:aws:iam::123456789012:role/scaling', SuspendedState: { ScheduledScalingSuspended: true }, RepairDrift: true,
     ScheduledActions: [{ ScheduledActionName: 'mornings', Schedule: 'cron(0 8 * * ? *)', Timezone: 'Europe/Berlin', ScalableTargetAction: { MinCapacity: 2 } }],
     ServiceTimeout: '960',
   });

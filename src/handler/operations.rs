@@ -98,7 +98,8 @@ impl Handler {
             }
             resumed += 1;
         }
-        Ok(json!({"resumed": resumed}))
+        let drifted = self.drift_pass(&session, limit).await;
+        Ok(json!({"resumed": resumed, "drifted": drifted}))
     }
 
     async fn resume_operation(

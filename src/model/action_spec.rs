@@ -9,7 +9,8 @@ use crate::props::Props;
 use crate::{Error, Result};
 
 /// The properties of a scheduled action, separate or inline, besides its target.
-pub const PROPERTIES: [&str; 6] = ["ScheduledActionName", "Schedule", "Timezone", "StartTime", "EndTime", "ScalableTargetAction"];
+pub const PROPERTIES: [&str; 7] =
+    ["ScheduledActionName", "Schedule", "Timezone", "StartTime", "EndTime", "ScalableTargetAction", "RepairDrift"];
 
 /// A scheduled action as the template describes it, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +33,7 @@ impl ActionSpec {
     /// `Invalid`, naming the first property that is wrong.
     pub fn from_properties(value: &Value) -> Result<Self> {
         let (props, name, target) = named_target(value, &PROPERTIES, "ScheduledActionName")?;
+        props.boolean("RepairDrift")?;
         Self::read(&props, name, target)
     }
 
@@ -46,7 +48,7 @@ impl ActionSpec {
             let entry = format!("ScheduledActions[{i}]");
             let action = Props::object(item, &entry)
                 .and_then(|props| {
-                    props.only(&PROPERTIES)?;
+                    props.only(&PROPERTIES[..6])?;
                     let name = props.required_string("ScheduledActionName")?;
                     check_action_name(&name, "ScheduledActionName")?;
                     Self::read(&props, name, target.clone())

@@ -11,8 +11,8 @@ use crate::props::Props;
 use crate::{Error, Result};
 
 /// The properties a policy accepts besides the target reference ([`crate::model::TARGET_REFERENCE`]).
-pub const PROPERTIES: [&str; 4] =
-    ["PolicyName", "PolicyType", "TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration"];
+pub const PROPERTIES: [&str; 5] =
+    ["PolicyName", "PolicyType", "TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration", "RepairDrift"];
 /// The members of `TargetTrackingScalingPolicyConfiguration`.
 pub const TARGET_TRACKING: [&str; 6] = [
     "TargetValue",
@@ -164,6 +164,7 @@ impl PolicySpec {
             return Err(predictive());
         }
         let (props, name, target) = named_target(value, &PROPERTIES, "PolicyName")?;
+        props.boolean("RepairDrift")?;
         let policy_type = props.string("PolicyType")?.unwrap_or_else(|| "TargetTrackingScaling".to_owned());
         let tracking = props.nested("TargetTrackingScalingPolicyConfiguration", "TargetTrackingScalingPolicyConfiguration.")?;
         let step = props.nested("StepScalingPolicyConfiguration", "StepScalingPolicyConfiguration.")?;

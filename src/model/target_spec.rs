@@ -19,7 +19,7 @@ pub const OWNER_LOGICAL_TAG: &str = "cfn-sagemaker-autoscaling:logical-id";
 const MAX_USER_TAGS: usize = 48;
 
 /// The properties a scalable target accepts (besides `ServiceToken` and `ServiceTimeout`).
-pub const PROPERTIES: [&str; 14] = [
+pub const PROPERTIES: [&str; 15] = [
     "ResourceId",
     "EndpointName",
     "VariantName",
@@ -32,6 +32,7 @@ pub const PROPERTIES: [&str; 14] = [
     "SuspendedState",
     "Tags",
     "AdoptExisting",
+    "RepairDrift",
     "ScaleToZero",
     "ScheduledActions",
 ];
@@ -86,6 +87,7 @@ impl TargetSpec {
         {
             return Err(Error::invalid(format!("RoleARN {arn:?} is not an IAM role ARN")));
         }
+        props.boolean("RepairDrift")?;
         let scale_to_zero = props.boolean("ScaleToZero")?.unwrap_or(false);
         if scale_to_zero {
             // A variant scales to zero on instances of an asynchronous endpoint (checked once SageMaker has

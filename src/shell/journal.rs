@@ -39,7 +39,7 @@ impl Session {
         self.clients.journal.is_some()
     }
 
-    async fn dynamodb(&self, operation: &'static str, mut body: Value) -> Result<Value> {
+    pub(super) async fn dynamodb(&self, operation: &'static str, mut body: Value) -> Result<Value> {
         let journal = self.journal()?;
         body["TableName"] = json!(journal.table);
         self.retrying(operation, NotFound::Final, || journal.service.call(operation, &body)).await

@@ -22,6 +22,7 @@ use crate::{Error, Result, error::Retry};
 mod aas;
 mod cloudwatch;
 mod convert;
+mod drift;
 pub mod endpoint;
 mod endpoint_ops;
 mod errors;

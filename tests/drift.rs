@@ -1,0 +1,138 @@
+//! Drift of the scaling configuration, through the real bootstrap: a console edit (Application Auto Scaling
+//! changed outside the template) is logged at WARN, field by field, before the next Update applies; the scheduled
+//! event counts every drifted resource in `DriftedResources` (embedded metric format) and puts back what the
+//! template says only for a resource with `RepairDrift: true`.
+
+use cfn_sma_testkit as support;
+use serde_json::{Value, json};
+use support::{Function, Stack, target_id, variant};
+
+const POLICY: &str = "Custom::SageMakerScalingPolicy";
+
+fn target_props(endpoint: &str, max: u32) -> Value {
+    json!({"EndpointName": endpoint, "VariantName": "AllTraffic", "MinCapacity": "1", "MaxCapacity": max.to_string()})
+}
+
+fn policy_props(endpoint: &str, repair: bool) -> Value {
+    json!({"PolicyName": "invocations", "ScalingTargetId": target_id(endpoint), "RepairDrift": repair.to_string(),
+        "TargetTrackingScalingPolicyConfiguration": {"TargetValue": "70",
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}})
+}
+
+/// Someone edits the target and the policy in the console.
+async fn console_edit(f: &Function, endpoint: &str, max: i64, target_value: f64) {
+    let register = json!({"ServiceNamespace": "sagemaker", "ResourceId": variant(endpoint), "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "MaxCapacity": max});
+    assert_eq!(f.emulator.aws("AnyScaleFrontendService", "RegisterScalableTarget", register).await.0, 200);
+    let policy = json!({"ServiceNamespace": "sagemaker", "ResourceId": variant(endpoint), "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "PolicyName": "invocations", "PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": {"TargetValue": target_value,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}});
+    assert_eq!(f.emulator.aws("AnyScaleFrontendService", "PutScalingPolicy", policy).await.0, 200);
+}
+
+async fn target_value(f: &Function, endpoint: &str) -> f64 {
+    let state = f.emulator.state().await;
+    let policy = state["policies"].as_array().unwrap().iter().find(|p| p["ResourceId"] == variant(endpoint).as_str()).cloned().unwrap();
+    policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"].as_f64().unwrap()
+}
+
+/// The `DriftedResources` lines the function printed since `from` (the logs' line count), by resource type.
+fn metric_lines(f: &Function, from: usize) -> Vec<Value> {
+    f.logs().lines().skip(from).filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok()).filter(|v| v.get("_aws").is_some()).collect()
+}
+
+fn drifted(lines: &[Value], resource_type: &str) -> Option<i64> {
+    lines.iter().find(|l| l["ResourceType"] == resource_type).and_then(|l| l["DriftedResources"].as_i64())
+}
+
+fn scheduled() -> Value {
+    json!({"version": "0", "id": "drift-check", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+        "time": "2026-12-03T09:00:00Z", "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/reconcile"], "detail": {}})
+}
+
+#[tokio::test]
+async fn a_console_edit_is_reported_on_update_and_on_the_scheduled_event_and_repaired_only_when_asked() {
+    let f = Function::start().await;
+    let stack = Stack::new("drift");
+    let endpoint = "drift-ep";
+    let id = target_id(endpoint);
+    assert_eq!(f.send(&stack.create("Target", target_props(endpoint, 4))).await["Status"], "SUCCESS");
+    let created = f.send(&stack.event("Create", "Policy", POLICY, policy_props(endpoint, false), None, None)).await;
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    let policy_arn = created["PhysicalResourceId"].as_str().unwrap().to_owned();
+
+    // Nothing changed outside: the scheduled event counts nothing.
+    let before = f.logs().lines().count();
+    f.runtime.invoke(scheduled(), std::time::Duration::from_secs(20)).await;
+    let lines = metric_lines(&f, before);
+    assert_eq!(drifted(&lines, "Custom::SageMakerScalableTarget"), Some(0), "{lines:?}\n{}", f.logs());
+    assert_eq!(drifted(&lines, "Custom::SageMakerScalingPolicy"), Some(0), "{lines:?}");
+
+    console_edit(&f, endpoint, 9, 40.0).await;
+
+    // The scheduled event reports both, one line per field, and changes nothing (no RepairDrift).
+    let before = f.logs().lines().count();
+    f.runtime.invoke(scheduled(), std::time::Duration::from_secs(20)).await;
+    let lines = metric_lines(&f, before);
+    assert_eq!(drifted(&lines, "Custom::SageMakerScalableTarget"), Some(1), "{lines:?}\n{}", f.logs());
+    assert_eq!(drifted(&lines, "Custom::SageMakerScalingPolicy"), Some(1), "{lines:?}");
+    assert_eq!(drifted(&lines, "Custom::SageMakerScheduledAction"), Some(0), "{lines:?}");
+    let logs: Vec<String> = f.logs().lines().skip(before).map(str::to_owned).collect();
+    let warned = |field: &str, applied: &str, found: &str| {
+        logs.iter().any(|l| {
+            l.contains("WARN")
+                && l.contains("drift")
+                && l.contains(&format!("field={field}"))
+                && l.contains(&format!("applied={applied}"))
+                && l.contains(&format!("found={found}"))
+        })
+    };
+    assert!(warned("MaxCapacity", "4", "9"), "{}", logs.join("\n"));
+    assert!(warned("TargetTrackingScalingPolicyConfiguration.TargetValue", "70.0", "40.0"), "{}", logs.join("\n"));
+    assert_eq!(f.emulator.target(&variant(endpoint)).await.unwrap()["MaxCapacity"], 9, "a report changes nothing");
+    assert_eq!(target_value(&f, endpoint).await, 40.0, "a report changes nothing");
+
+    // An Update of the target reports what it finds before it applies (and then applies the template).
+    let before = f.logs().lines().count();
+    let updated = f.send(&stack.update("Target", &id, target_props(endpoint, 5), target_props(endpoint, 4))).await;
+    assert_eq!(updated["Status"], "SUCCESS", "{updated}");
+    let all_logs = f.logs();
+    let update_logs: Vec<&str> = all_logs.lines().skip(before).collect();
+    assert!(
+        update_logs
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("field=MaxCapacity") && l.contains("applied=4") && l.contains("found=9")),
+        "{}",
+        update_logs.join("\n")
+    );
+    assert_eq!(f.emulator.target(&variant(endpoint)).await.unwrap()["MaxCapacity"], 5);
+
+    // RepairDrift on the policy: the scheduled event puts the template's TargetValue back.
+    let repaired = f
+        .send(&stack.event(
+            "Update",
+            "Policy",
+            POLICY,
+            policy_props(endpoint, true),
+            Some(&policy_arn),
+            Some(policy_props(endpoint, false)),
+        ))
+        .await;
+    assert_eq!(repaired["Status"], "SUCCESS", "{repaired}");
+    assert_eq!(target_value(&f, endpoint).await, 70.0, "the Update applied the template");
+    console_edit(&f, endpoint, 5, 25.0).await;
+    f.runtime.invoke(scheduled(), std::time::Duration::from_secs(20)).await;
+    assert_eq!(target_value(&f, endpoint).await, 70.0, "RepairDrift put the template's value back\n{}", f.logs());
+    let before = f.logs().lines().count();
+    f.runtime.invoke(scheduled(), std::time::Duration::from_secs(20)).await;
+    assert_eq!(drifted(&metric_lines(&f, before), "Custom::SageMakerScalingPolicy"), Some(0), "repaired: no drift left");
+
+    // A Delete forgets the applied state: the next scheduled event does not count the deleted policy.
+    let deleted = f.send(&stack.event("Delete", "Policy", POLICY, policy_props(endpoint, true), Some(&policy_arn), None)).await;
+    assert_eq!(deleted["Status"], "SUCCESS");
+    let before = f.logs().lines().count();
+    f.runtime.invoke(scheduled(), std::time::Duration::from_secs(20)).await;
+    assert_eq!(drifted(&metric_lines(&f, before), "Custom::SageMakerScalingPolicy"), Some(0), "{}", f.logs());
+    let errors = f.emulator.model_errors().await;
+    assert!(errors.is_empty(), "{errors:#?}");
+}
