@@ -145,7 +145,9 @@ bench: venv $(BENCH_STAMP) package
 	# Two invocations: built together, the bootstrap would get the example's dev-dependency features.
 	cargo build --release --locked --bin cfn-sagemaker-autoscaling
 	cargo build --release --locked --example bench
+	cargo build --release --locked -p floor
 	CFN_SMA_BOOTSTRAP=$(abspath target/release/cfn-sagemaker-autoscaling) BENCH_PEER_PYTHON=$(abspath $(BENCH_VENV))/bin/python \
+	  BENCH_FLOOR=$(abspath target/release/floor) \
 	  target/release/examples/bench
 	$(BENCH_VENV)/bin/python bench/chart.py bench/results/results.json bench/results/chart.png
 

@@ -6,7 +6,9 @@
 //!
 //! Environment: `CFN_SMA_BOOTSTRAP` (the release bootstrap), `BENCH_PEER_PYTHON` (a Python with crhelper,
 //! boto3 and awslambdaric), `BENCH_RUNS` (cold starts per subject, default 15), `BENCH_WARM` (warm events,
-//! default 1000), `BENCH_ZIP` (the arm64 zip), `BENCH_BUILD_SECONDS` (a measured clean release build, if any).
+//! default 1000), `BENCH_ZIP` (the arm64 zip), `BENCH_BUILD_SECONDS` (a measured clean release build, if any),
+//! `BENCH_FLOOR` (bench/floor's release binary: init is measured against it, `BENCH_FLOOR_RUNS` alternating starts
+//! each, default 41).
 
 use cfn_sma_testkit as support;
 
@@ -174,6 +176,23 @@ async fn cold_and_warm(
     figures
 }
 
+/// Init (start to the first `GET /next`) of `subject` and of the floor (the smallest lambda_runtime + tokio
+/// function, bench/floor), started alternately `runs` times each in the same environment, so that both see the
+/// same machine: the medians, and the ratio of the medians.
+async fn init_against_floor(subject: &Subject, floor: &Program, proxy: &Proxy, runs: usize) -> (f64, f64) {
+    let env = env_pairs(subject);
+    let (mut ours, mut floors) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        for (program, into) in [(&subject.program, &mut ours), (floor, &mut floors)] {
+            let f = Function::start_program(program, Emulator::pointing_at(proxy.url.clone()), Receiver::start().await, &env).await;
+            if let Some(init) = wait_for_poll(&f).await {
+                into.push(ms(init));
+            }
+        }
+    }
+    (median(&ours), median(&floors))
+}
+
 /// 200 variants, each a target, then a policy and a schedule on it, sent to 8 function processes at once,
 /// with a fifth of all Application Auto Scaling calls answered ThrottlingException.
 async fn load(subject: &Subject, emulator: &Emulator, tls: &support::http::TlsAcceptor, figures: &mut Figures) {
@@ -331,6 +350,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         load_variants() * 3,
         LOAD_THROTTLE * 100.0
     );
+    // The floor, started alternately with the bootstrap: `BENCH_FLOOR` (built by `make bench`), else none.
+    let floor = std::env::var_os("BENCH_FLOOR").map(|path| Program::binary(&PathBuf::from(path)));
+    let floor_runs: usize = std::env::var("BENCH_FLOOR_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(41);
+    let against_floor = match &floor {
+        Some(floor) => {
+            let (ours, floor) = init_against_floor(&ours_plain, floor, &proxy, floor_runs).await;
+            println!("init against the floor ({floor_runs} alternating starts each): {ours:.2} ms / {floor:.2} ms = {:.2}x", ours / floor);
+            Some((ours, floor))
+        }
+        None => None,
+    };
     let (rp, pp) = (
         cold_and_warm(&ours_plain, &proxy, &emulator, &tls, runs, 0).await,
         cold_and_warm(&peer_plain, &proxy, &emulator, &tls, runs, 0).await,
@@ -394,6 +424,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "ms",
         2,
     ));
+    if let Some((ours, floor)) = against_floor {
+        table.push_str(&format!(
+            "| init against the floor (the smallest lambda_runtime + tokio function), {floor_runs} alternating starts each | {ours:.2} ms | floor {floor:.2} ms | {:.2}x the floor |\n",
+            ours / floor
+        ));
+    }
     table.push_str(&row("first event, Lambda-like: the function's own time", median(&rp.first_own_ms), median(&pp.first_own_ms), "ms", 3));
     table.push_str(&row("first event, Lambda-like: the function's CPU time", median(&rp.first_cpu_ms), median(&pp.first_cpu_ms), "ms", 3));
     table.push_str(&row("init, with SSL_CERT_FILE: process start to first `GET /next`", median(&r.init_ms), median(&p.init_ms), "ms", 2));
@@ -467,12 +503,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     table.push_str(&format!(
         "\nAgainst the performance targets (medians of this run): init {init:.2} ms Lambda-like (target 3 ms: {}); first \
          event's own time {first:.3} ms Lambda-like (target 2 ms: {}); warm event's own time {warm_own:.3} ms (target 1 ms: {}); \
-         peak memory {rss:.1} MiB (target 8 MB: {}); arm64 zip {zip_mib:.2} MiB (target 2.5 MB: {}).\n",
+         peak memory {rss:.1} MiB (target 8 MB: {}); arm64 zip {zip_mib:.2} MiB (target 2.5 MB: {}){}.\n",
         verdict(init, 3.0),
         verdict(first, 2.0),
         verdict(warm_own, 1.0),
         verdict(rss, 8.0 * 1e6 / 1_048_576.0),
         verdict(zip_mib, 2.5 * 1e6 / 1_048_576.0),
+        against_floor.map_or_else(String::new, |(ours, floor)| format!(
+            "; init {:.2}x the smallest lambda_runtime + tokio function's, started alternately (target 1.7x: {})",
+            ours / floor,
+            verdict(ours / floor, 1.7)
+        )),
     ));
 
     let subjects: Vec<Value> = [
@@ -493,7 +534,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     })
     .collect();
-    let json = json!({"runs": runs, "warm": warm, "subjects": subjects, "bootstrap_bytes": file_size(&bootstrap), "zip_bytes": file_size(&zip),
+    let json = json!({"runs": runs, "warm": warm, "subjects": subjects,
+        "init_against_floor": against_floor.map(|(ours, floor)| json!({"runs": floor_runs, "ours_ms": ours, "floor_ms": floor, "ratio": ours / floor})), "bootstrap_bytes": file_size(&bootstrap), "zip_bytes": file_size(&zip),
         "endpoint_update": {"minutes": UPDATE_MINUTES, "scale": UPDATE_SCALE, "invocations": update.invocations, "billed_s": update.billed_s,
             "alive_s": update.alive_s, "dynamodb_requests": update.dynamodb, "describe_endpoint": update.describes}});
     let results_dir = support::root().join("bench/results");

@@ -30,7 +30,10 @@ const MAX_ERROR_BYTES: usize = 8192;
 #[derive(Debug, Clone)]
 pub struct JsonService {
     http: reqwest::Client,
-    endpoint: String,
+    /// Resolved on the first call (see [`JsonService::new`]), then kept.
+    endpoint: Arc<tokio::sync::OnceCell<String>>,
+    service: Service,
+    config: SdkConfig,
     region: String,
     /// The SigV4 service name (`sagemaker`, `monitoring`).
     signing_name: &'static str,
@@ -117,17 +120,29 @@ impl JsonService {
     /// the SDK would use (see [`endpoint::resolve`]).
     ///
     /// # Errors
-    /// No region, or FIPS or dual-stack asked for where the partition has none: a start-up error.
+    /// No region: a start-up error. (FIPS or dual-stack where the partition has none is the first call's.)
     pub async fn new(protocol: Protocol, config: &SdkConfig, http: reqwest::Client) -> Result<Self, String> {
         let region = config.region().ok_or_else(endpoint::no_region)?.to_string();
-        let endpoint = endpoint::resolve(protocol.service, config).await?;
-        Ok(Self::at(protocol, config, http, region, endpoint))
+        Ok(Self::with(protocol, config, http, region, Arc::default()))
     }
 
+    #[cfg(test)]
     fn at(protocol: Protocol, config: &SdkConfig, http: reqwest::Client, region: String, endpoint: String) -> Self {
+        Self::with(protocol, config, http, region, Arc::new(tokio::sync::OnceCell::new_with(Some(endpoint))))
+    }
+
+    fn with(
+        protocol: Protocol,
+        config: &SdkConfig,
+        http: reqwest::Client,
+        region: String,
+        endpoint: Arc<tokio::sync::OnceCell<String>>,
+    ) -> Self {
         Self {
             http,
             endpoint,
+            service: protocol.service,
+            config: config.clone(),
             region,
             signing_name: protocol.signing_name,
             target_prefix: protocol.target_prefix,
@@ -137,6 +152,19 @@ impl JsonService {
             credentials: config.credentials_provider(),
             cached: Arc::default(),
         }
+    }
+
+    /// The endpoint, resolved on first use: resolving (the partition's data, the rule sets) is kept off the
+    /// start-up path, which serves the first poll as soon as the clients exist.
+    ///
+    /// # Errors
+    /// FIPS or dual-stack asked for where the partition has none, as a configuration error of the call.
+    async fn endpoint(&self, operation: &'static str) -> Result<&str> {
+        self.endpoint
+            .get_or_try_init(|| endpoint::resolve(self.service, &self.config))
+            .await
+            .map(String::as_str)
+            .map_err(|why| Error::Aws { operation, code: "EndpointResolution".into(), message: why, retry: Retry::Final })
     }
 
     /// One attempt of `operation` with `body`: the answer's JSON, or the error classified for retrying.
@@ -167,7 +195,7 @@ impl JsonService {
     }
 
     async fn send(&self, operation: &'static str, path: &str, mut headers: Vec<(&'static str, String)>, payload: Vec<u8>) -> Result<Value> {
-        let url = format!("{}{path}", self.endpoint);
+        let url = format!("{}{path}", self.endpoint(operation).await?);
         headers.extend(self.signature(operation, &url, &headers, &payload).await?);
         let mut request = self.http.post(&url).body(payload);
         for (name, value) in headers {
