@@ -38,10 +38,15 @@ export interface EndpointProps extends ResourceOptions {
 
 /** `Custom::SageMakerEndpoint`: an endpoint whose configuration updates keep its auto scaling. */
 export class Endpoint extends Construct implements ITaggable {
+  /** The endpoint's ARN (the resource's physical id, as the native `Ref`). */
   public readonly endpointArn: string;
+  /** The endpoint's name. */
   public readonly endpointName: string;
+  /** The targets the last update restored, comma-separated. */
   public readonly attrRestoredTargets: string;
+  /** The targets the last update removed with their variants, comma-separated. */
   public readonly attrRemovedTargets: string;
+  /** The variants whose scaled capacity the last update could not set back, comma-separated. */
   public readonly attrCapacityNotRestored: string;
   /** The endpoint's tags (`Tags.of()` reaches them). */
   public readonly tags: TagManager;

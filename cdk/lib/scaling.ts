@@ -121,9 +121,13 @@ export interface TargetTrackingOptions extends TrackingOptions {
 export class ScalableTarget extends Construct implements ITaggable {
   /** The target's id (`<ResourceId>|<ScalableDimension>|sagemaker`), as the native `Ref`. */
   public readonly scalableTargetId: string;
+  /** The target's ARN in Application Auto Scaling. */
   public readonly attrScalableTargetArn: string;
+  /** The capacity SageMaker reported when the target was registered. */
   public readonly attrCurrentCapacity: string;
+  /** The registered minimum capacity. */
   public readonly attrMinCapacity: string;
+  /** The registered maximum capacity. */
   public readonly attrMaxCapacity: string;
   /** The target's tags (`Tags.of()` reaches them). */
   public readonly tags: TagManager;
@@ -276,6 +280,7 @@ export interface StepAdjustment {
 
 /** A step scaling policy's configuration, as `StepScalingPolicyConfiguration`. */
 export interface StepScalingOptions {
+  /** The steps: each a change for an interval of the metric relative to the alarm's threshold. */
   readonly stepAdjustments: StepAdjustment[];
   /** @default appscaling.AdjustmentType.CHANGE_IN_CAPACITY */
   readonly adjustmentType?: appscaling.AdjustmentType;
@@ -350,9 +355,13 @@ export interface StepScalingPolicyProps extends appscaling.BasicStepScalingPolic
  * gap become the lower policy and its alarm, the steps above it the upper policy and its alarm.
  */
 export class StepScalingPolicy extends Construct {
+  /** The policy of the steps below the gap, if any. */
   public readonly lowerAction?: ScalingPolicy;
+  /** The alarm that fires the lower policy. */
   public readonly lowerAlarm?: cloudwatch.Alarm;
+  /** The policy of the steps above the gap, if any. */
   public readonly upperAction?: ScalingPolicy;
+  /** The alarm that fires the upper policy. */
   public readonly upperAlarm?: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: StepScalingPolicyProps) {
@@ -411,6 +420,7 @@ export interface ScheduledActionProps extends appscaling.ScalingSchedule, Resour
 
 /** `Custom::SageMakerScheduledAction`. */
 export class ScheduledAction extends Construct {
+  /** The scheduled action's ARN. */
   public readonly attrScheduledActionArn: string;
 
   constructor(scope: Construct, id: string, props: ScheduledActionProps) {
