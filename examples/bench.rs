@@ -8,7 +8,7 @@
 //! boto3 and awslambdaric), `BENCH_RUNS` (cold starts per subject, default 15), `BENCH_WARM` (warm events,
 //! default 1000), `BENCH_ZIP` (the arm64 zip), `BENCH_BUILD_SECONDS` (a measured clean release build, if any),
 //! `BENCH_FLOOR` (bench/floor's release binary: init is measured against it, `BENCH_FLOOR_RUNS` alternating starts
-//! each, default 41).
+//! each, default 101).
 
 use cfn_sma_testkit as support;
 
@@ -352,7 +352,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // The floor, started alternately with the bootstrap: `BENCH_FLOOR` (built by `make bench`), else none.
     let floor = std::env::var_os("BENCH_FLOOR").map(|path| Program::binary(&PathBuf::from(path)));
-    let floor_runs: usize = std::env::var("BENCH_FLOOR_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(41);
+    let floor_runs: usize = std::env::var("BENCH_FLOOR_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(101);
     let against_floor = match &floor {
         Some(floor) => {
             let (ours, floor) = init_against_floor(&ours_plain, floor, &proxy, floor_runs).await;
