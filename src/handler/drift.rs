@@ -87,6 +87,19 @@ impl Handler {
     /// The scheduled event's drift pass: every applied resource compared, the drifted ones logged, counted by
     /// resource type (`DriftedResources`, printed as embedded metric format) and, with `RepairDrift`, put back.
     pub(super) async fn drift_pass(&self, session: &Session, limit: Instant) -> usize {
+        // An endpoint update deregisters its variants' targets until it restores them: nothing to compare (or
+        // repair) until it is answered.
+        match session.drift_endpoint_busy().await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::info!("scheduled event: an endpoint operation is under way; drift is compared on a later one");
+                return 0;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "scheduled event: the operations journal cannot be read; no drift report");
+                return 0;
+            }
+        }
         let all = match session.drift_all(DRIFT_LIMIT).await {
             Ok(all) => all,
             Err(err) => {

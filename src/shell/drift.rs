@@ -78,4 +78,32 @@ impl Session {
         all.truncate(limit);
         Ok(all)
     }
+
+    /// Whether an endpoint operation is under way (in the journal, not answered): its targets are deregistered
+    /// on purpose until it restores them, so drift is not compared meanwhile.
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub async fn drift_endpoint_busy(&self) -> Result<bool> {
+        let mut start: Option<Value> = None;
+        for _ in 0..100 {
+            let mut scan = json!({
+                "FilterExpression": "attribute_exists(#op) AND attribute_not_exists(Answered)",
+                "ExpressionAttributeNames": {"#op": "Operation"},
+                "ProjectionExpression": "Id",
+            });
+            if let Some(key) = start.take() {
+                scan["ExclusiveStartKey"] = key;
+            }
+            let page = self.dynamodb("Scan", scan).await?;
+            if page.get("Items").and_then(Value::as_array).is_some_and(|items| !items.is_empty()) {
+                return Ok(true);
+            }
+            match page.get("LastEvaluatedKey").filter(|k| k.is_object()) {
+                Some(next) => start = Some(next.clone()),
+                None => break,
+            }
+        }
+        Ok(false)
+    }
 }

@@ -215,13 +215,18 @@ impl Emulator {
     }
 
     /// One call to the emulator's AWS side as another client would make it (unsigned; held against the model):
-    /// `service` is the X-Amz-Target prefix (`SageMaker`, `AnyScaleFrontendService`). The answer's status and JSON.
+    /// `service` is the X-Amz-Target prefix (`SageMaker`, `AnyScaleFrontendService`, `DynamoDB_20120810`). The
+    /// answer's status and JSON.
     pub async fn aws(&self, target_prefix: &str, operation: &str, body: Value) -> (u16, Value) {
-        let content_type =
-            if target_prefix == "GraniteServiceVersion20100801" { "application/x-amz-json-1.0" } else { "application/x-amz-json-1.1" };
+        let content_type = if ["GraniteServiceVersion20100801", "DynamoDB_20120810"].contains(&target_prefix) {
+            "application/x-amz-json-1.0"
+        } else {
+            "application/x-amz-json-1.1"
+        };
         let signing = match target_prefix {
             "SageMaker" => "sagemaker",
             "GraniteServiceVersion20100801" => "monitoring",
+            "DynamoDB_20120810" => "dynamodb",
             _ => "application-autoscaling",
         };
         // moto routes by the credential scope; a key other than the fixtures' is not checked by the emulator.
