@@ -147,3 +147,30 @@ async fn a_console_edit_is_reported_on_update_and_on_the_scheduled_event_and_rep
     let errors = f.emulator.model_errors().await;
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+#[tokio::test]
+async fn a_report_that_cannot_be_made_never_fails_the_resource() {
+    let f = Function::start().await;
+    let stack = Stack::new("drift-faults");
+    let endpoint = "drift-faults-ep";
+    // The applied state cannot be written: the Create still succeeds.
+    f.emulator
+        .control_fault(
+            json!({"operation": "PutItem", "match": "applied|endpoint/drift-faults-ep", "error": "AccessDeniedException", "message": "no PutItem", "times": 1}),
+        )
+        .await;
+    let created = f.send(&stack.create("Target", target_props(endpoint, 4))).await;
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    assert!(f.logs().contains("the applied state could not be kept"), "{}", f.logs());
+    // The applied state cannot be read before an Update (the journal hangs): the Update still applies, in time.
+    assert_eq!(
+        f.send(&stack.update("Target", &target_id(endpoint), target_props(endpoint, 5), target_props(endpoint, 4))).await["Status"],
+        "SUCCESS"
+    );
+    f.emulator.hang("GetItem", "applied|endpoint/drift-faults-ep", 30, 20).await;
+    let started = std::time::Instant::now();
+    let updated = f.send(&stack.update("Target", &target_id(endpoint), target_props(endpoint, 6), target_props(endpoint, 5))).await;
+    assert_eq!(updated["Status"], "SUCCESS", "{updated}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "the report held the Update {:?}", started.elapsed());
+    assert_eq!(f.emulator.target(&variant(endpoint)).await.unwrap()["MaxCapacity"], 6);
+}

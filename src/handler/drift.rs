@@ -30,6 +30,12 @@ fn lookup(work: &Work) -> Option<Lookup> {
     }
 }
 
+/// The time a report may take inside a resource's event: a little, and never the resource's own time (the guard
+/// would answer FAILED for a resource that was applied).
+fn budget(aas: &Session) -> std::time::Duration {
+    (aas.until().saturating_duration_since(Instant::now()) / 4).min(std::time::Duration::from_secs(5))
+}
+
 fn warn_each(physical_id: &str, differences: &[drift::Difference]) {
     for d in differences {
         tracing::warn!(physical_id, field = %d.field, applied = %d.applied, found = %d.found, "drift: changed outside the template since it was applied");
@@ -45,8 +51,10 @@ pub(super) async fn before_update(req: &Request, aas: &Session) {
         warn_each(physical_id, &drift::differences(&applied.state, found.as_ref()));
         Ok::<(), crate::Error>(())
     };
-    if let Err(err) = checked.await {
-        tracing::warn!(physical_id, error = %err, "drift could not be checked");
+    match tokio::time::timeout(budget(aas), checked).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(physical_id, error = %err, "drift could not be checked"),
+        Err(_) => tracing::warn!(physical_id, "drift could not be checked in time"),
     }
 }
 
@@ -78,9 +86,12 @@ pub(super) async fn after(req: &Request, work: &Work, response: &Response, aas: 
         };
         aas.drift_remember(&applied).await
     };
-    if let Err(err) = kept.await {
-        tracing::warn!(physical_id = %response.physical_id, error = %err, "the applied state could not be kept; drift of this resource is not reported");
-    }
+    let why = match tokio::time::timeout(budget(aas), kept).await {
+        Ok(Ok(())) => return,
+        Ok(Err(err)) => err.to_string(),
+        Err(_) => "out of time".to_owned(),
+    };
+    tracing::warn!(physical_id = %response.physical_id, error = %why, "the applied state could not be kept; drift of this resource is not reported");
 }
 
 impl Handler {
