@@ -122,6 +122,12 @@ cdk-lib: venv release
 	rm -rf $(CDK_PY) && python3 -m venv $(CDK_PY)
 	PATH="$(NO_RUST_PATH)" $(CDK_PY)/bin/pip install --quiet --disable-pip-version-check dist/*.whl -r examples/cdk-python/requirements.txt
 	cd examples/cdk-python && rm -rf cdk.out && PATH="$(NO_RUST_PATH)" ../../$(CDK_PY)/bin/python app.py
+	# cdk/README.md's examples, as npm, PyPI and Construct Hub show them, compiled and run on the same installs.
+	$(PY) tools/readme_blocks.py $(CDK_LIB)/README.md ts examples/cdk-lib-ts/readme ts
+	cd examples/cdk-lib-ts && PATH="$(NO_RUST_PATH)" npx tsc --target ES2022 --module commonjs --strict --esModuleInterop --skipLibCheck readme0.ts \
+	  && PATH="$(NO_RUST_PATH)" node readme0.js
+	$(PY) tools/readme_blocks.py $(CDK_LIB)/README.md python $(CDK_PY)/readme py
+	cd $(CDK_PY) && PATH="$(NO_RUST_PATH)" bin/python readme0.py
 	# W3005 is reported inside the resources aws-cdk-lib generates (the role's DependsOn), not in ours.
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- examples/cdk-lib-ts/cdk.out/*.template.json examples/cdk-python/cdk.out/*.template.json
 
