@@ -117,17 +117,21 @@ impl Handler {
                 }
             };
             result = async {
-                let response = match pending {
+                let (response, req) = match pending {
                     Ok(req) if req.resource_type == ResourceType::Endpoint => {
                         return self.endpoint_event(req, url, deadline, invocation).await;
                     }
-                    Ok(req) => self.process(req, deadline).await,
-                    Err(failed) => Some(failed),
+                    Ok(req) => (self.process(req.clone(), deadline).await, Some(req)),
+                    Err(failed) => (Some(failed), None),
                 };
-                match response {
-                    Some(response) => self.deliver(url, response, deadline).await,
-                    None => Ok(Value::Null),
+                let Some(response) = response else { return Ok(Value::Null) };
+                let delivered = self.deliver(url, response.clone(), deadline).await;
+                // The applied state (drift's) is kept once CloudFormation has its answer.
+                if let Some(req) = req {
+                    let session = self.session(guard::work_limit(deadline, self.settings.margin, Instant::now()), Progress::default());
+                    drift::after(&req, &response, &session).await;
                 }
+                delivered
             }
             .instrument(span)
             .await?;
@@ -293,11 +297,10 @@ async fn dispatch(req: &Request, aas: &Session) -> Option<Response> {
         Ok(work) => work,
         Err(err) => return Some(Response::failed(&req.echo, Some(req.request_type), err.to_string())),
     };
-    let drifts = matches!(work, Work::PutTarget(_) | Work::PutPolicy(_) | Work::PutAction(_) | Work::Delete(_));
-    if drifts && req.request_type == RequestType::Update {
+    if matches!(work, Work::PutTarget(_) | Work::PutPolicy(_) | Work::PutAction(_)) && req.request_type == RequestType::Update {
         drift::before_update(req, aas).await;
     }
-    let outcome = match work.clone() {
+    let outcome = match work {
         Work::PutTarget(spec) => target::put(req, spec, aas).await,
         Work::PutPolicy(spec) => policy::put(req, spec, aas).await,
         Work::PutAction(spec) => schedule::put(req, spec, aas).await,
@@ -315,11 +318,7 @@ async fn dispatch(req: &Request, aas: &Session) -> Option<Response> {
             deleted.map(|()| Response::done(&req.echo))
         }
     };
-    let response = outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string()));
-    if drifts {
-        drift::after(req, &work, &response, aas).await;
-    }
-    Some(response)
+    Some(outcome.unwrap_or_else(|err| Response::failed(&req.echo, Some(req.request_type), err.to_string())))
 }
 
 /// A Create that failed after it wrote something (a target registered, a policy or action put) answers with

@@ -58,12 +58,15 @@ pub(super) async fn before_update(req: &Request, aas: &Session) {
     }
 }
 
-/// After a Create or Update succeeded: what Application Auto Scaling shows now is what was applied. After a Delete:
-/// nothing is applied any more.
-pub(super) async fn after(req: &Request, work: &Work, response: &Response, aas: &Session) {
+/// After a Create or Update succeeded (and CloudFormation has its answer): what Application Auto Scaling shows now
+/// is what was applied. After a Delete: nothing is applied any more.
+pub(super) async fn after(req: &Request, response: &Response, aas: &Session) {
     if response.status != Status::Success || !aas.has_journal() {
         return;
     }
+    // Validated already (the response is a success): read again, as the pure first step is.
+    let Ok(work) = super::validate(req) else { return };
+    let work = &work;
     let kept = async {
         if let Work::Delete(_) = work {
             return match req.echo.physical_id.as_deref() {
@@ -167,6 +170,9 @@ impl Handler {
             return;
         };
         let outcome = dispatch(&req, session).await;
+        if let Some(response) = &outcome {
+            after(&req, response, session).await;
+        }
         match outcome {
             Some(r) if r.status == Status::Success => {
                 tracing::warn!(physical_id = %applied.physical_id, "RepairDrift: put back what the template says")
