@@ -21,13 +21,18 @@ fn policy_props(endpoint: &str, repair: bool) -> Value {
 
 /// Someone edits the target and the policy in the console.
 async fn console_edit(f: &Function, endpoint: &str, max: i64, target_value: f64) {
-    let register = json!({"ServiceNamespace": "sagemaker", "ResourceId": variant(endpoint), "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-        "MaxCapacity": max});
-    assert_eq!(f.emulator.aws("AnyScaleFrontendService", "RegisterScalableTarget", register).await.0, 200);
+    console_edit_target(f, endpoint, max).await;
     let policy = json!({"ServiceNamespace": "sagemaker", "ResourceId": variant(endpoint), "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
         "PolicyName": "invocations", "PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": {"TargetValue": target_value,
             "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}});
     assert_eq!(f.emulator.aws("AnyScaleFrontendService", "PutScalingPolicy", policy).await.0, 200);
+}
+
+/// Someone edits the target's MaxCapacity in the console.
+async fn console_edit_target(f: &Function, endpoint: &str, max: i64) {
+    let register = json!({"ServiceNamespace": "sagemaker", "ResourceId": variant(endpoint), "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "MaxCapacity": max});
+    assert_eq!(f.emulator.aws("AnyScaleFrontendService", "RegisterScalableTarget", register).await.0, 200);
 }
 
 async fn target_value(f: &Function, endpoint: &str) -> f64 {
@@ -173,4 +178,46 @@ async fn a_report_that_cannot_be_made_never_fails_the_resource() {
     assert_eq!(updated["Status"], "SUCCESS", "{updated}");
     assert!(started.elapsed() < std::time::Duration::from_secs(15), "the report held the Update {:?}", started.elapsed());
     assert_eq!(f.emulator.target(&variant(endpoint)).await.unwrap()["MaxCapacity"], 6);
+}
+
+#[tokio::test]
+async fn killed_after_the_answer_before_the_applied_state_was_kept_the_retry_keeps_it() {
+    let mut f = Function::start().await;
+    let stack = Stack::new("drift-crash");
+    let endpoint = "drift-crash-ep";
+    // The process answers, then hangs on keeping the applied state, and dies there.
+    let matching = "applied|endpoint/drift-crash-ep";
+    f.emulator.hang("PutItem", matching, 30, 1).await;
+    let create = stack.create("Target", target_props(endpoint, 4));
+    f.emulator.seed_for(&create.body).await;
+    let first = create.json(&f.receiver);
+    let call = f.runtime.invoke_with_id(first.clone(), std::time::Duration::from_secs(20), "attempt-1");
+    let reached = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        tokio::select! {
+            _ = call => false,
+            _ = async {
+                for _ in 0..200 {
+                    if !f.emulator.calls_with_bodies("PutItem", matching).await.is_empty() { return; }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            } => true,
+        }
+    })
+    .await
+    .unwrap_or(false);
+    assert!(reached, "the process never reached PutItem\n{}", f.logs());
+    assert_eq!(f.receiver.seen(&create.name).len(), 1, "answered before the bookkeeping");
+    f.crash_and_restart().await;
+    // Lambda's retry of the crashed asynchronous event: the same event and request id, a new process.
+    f.runtime.invoke_with_id(first, std::time::Duration::from_secs(20), "attempt-1").await;
+    let answers = f.receiver.seen(&create.name);
+    assert!(answers.iter().all(|a| a.json()["Status"] == "SUCCESS"), "{:?}", answers.iter().map(|a| a.json()).collect::<Vec<_>>());
+    // The applied state is kept: a console edit is reported by the next scheduled event.
+    console_edit_target(&f, endpoint, 9).await;
+    let before = f.logs().lines().count();
+    f.runtime.invoke(scheduled(), std::time::Duration::from_secs(20)).await;
+    let all_logs = f.logs();
+    let mine: Vec<&str> =
+        all_logs.lines().skip(before).filter(|l| l.contains("drift-crash-ep") && l.contains("field=MaxCapacity")).collect();
+    assert_eq!(mine.len(), 1, "{}", all_logs);
 }
