@@ -54,27 +54,20 @@ impl Session {
     /// The final AWS error.
     pub async fn drift_all(&self, limit: usize) -> Result<Vec<Applied>> {
         let mut all = Vec::new();
-        let mut start: Option<Value> = None;
-        for _ in 0..100 {
-            let mut scan = json!({
-                "FilterExpression": "begins_with(Id, :applied)",
-                "ExpressionAttributeValues": {":applied": {"S": applied_key("")}},
-            });
-            if let Some(key) = start.take() {
-                scan["ExclusiveStartKey"] = key;
-            }
-            let page = self.dynamodb("Scan", scan).await?;
-            for item in page.get("Items").and_then(Value::as_array).into_iter().flatten() {
+        let scan = json!({
+            "FilterExpression": "begins_with(Id, :applied)",
+            "ExpressionAttributeValues": {":applied": {"S": applied_key("")}},
+        });
+        self.journal_scan(scan, |items| {
+            for item in items {
                 match Applied::from_item(item) {
                     Ok(applied) => all.push(applied),
                     Err(why) => tracing::warn!(item = %item["Id"], %why, "an applied state that cannot be read is skipped"),
                 }
             }
-            match page.get("LastEvaluatedKey").filter(|k| k.is_object()) {
-                Some(next) if all.len() < limit => start = Some(next.clone()),
-                _ => break,
-            }
-        }
+            all.len() >= limit
+        })
+        .await?;
         all.truncate(limit);
         Ok(all)
     }
@@ -85,25 +78,17 @@ impl Session {
     /// # Errors
     /// The final AWS error.
     pub async fn drift_endpoint_busy(&self) -> Result<bool> {
-        let mut start: Option<Value> = None;
-        for _ in 0..100 {
-            let mut scan = json!({
-                "FilterExpression": "attribute_exists(#op) AND attribute_not_exists(Answered)",
-                "ExpressionAttributeNames": {"#op": "Operation"},
-                "ProjectionExpression": "Id",
-            });
-            if let Some(key) = start.take() {
-                scan["ExclusiveStartKey"] = key;
-            }
-            let page = self.dynamodb("Scan", scan).await?;
-            if page.get("Items").and_then(Value::as_array).is_some_and(|items| !items.is_empty()) {
-                return Ok(true);
-            }
-            match page.get("LastEvaluatedKey").filter(|k| k.is_object()) {
-                Some(next) => start = Some(next.clone()),
-                None => break,
-            }
-        }
-        Ok(false)
+        let mut busy = false;
+        let scan = json!({
+            "FilterExpression": "attribute_exists(#op) AND attribute_not_exists(Answered)",
+            "ExpressionAttributeNames": {"#op": "Operation"},
+            "ProjectionExpression": "Id",
+        });
+        self.journal_scan(scan, |items| {
+            busy = !items.is_empty();
+            busy
+        })
+        .await?;
+        Ok(busy)
     }
 }

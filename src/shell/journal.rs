@@ -206,31 +206,45 @@ impl Session {
         }
     }
 
+    /// Scans the table with `scan` (a filter, a projection), page by page, handing each page's items to `visit`
+    /// until it says it has enough or the pages run out (at most 100).
+    ///
+    /// # Errors
+    /// The final AWS error.
+    pub(super) async fn journal_scan(&self, scan: Value, mut visit: impl FnMut(&[Value]) -> bool) -> Result<()> {
+        let mut start: Option<Value> = None;
+        for _ in 0..100 {
+            let mut page_request = scan.clone();
+            if let Some(key) = start.take() {
+                page_request["ExclusiveStartKey"] = key;
+            }
+            let page = self.dynamodb("Scan", page_request).await?;
+            let enough = visit(page.get("Items").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default());
+            match page.get("LastEvaluatedKey").filter(|k| k.is_object()) {
+                Some(next) if !enough => start = Some(next.clone()),
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
     /// The keys of the operations not answered whose lease has run out (every page; at most `limit`).
     ///
     /// # Errors
     /// The final AWS error.
     pub async fn journal_open(&self, now_ms: u64, limit: usize) -> Result<Vec<String>> {
         let mut keys = Vec::new();
-        let mut start: Option<Value> = None;
-        for _ in 0..100 {
-            let mut scan = json!({
-                "FilterExpression": "attribute_exists(#op) AND attribute_not_exists(Answered) AND LeaseUntil < :now",
-                "ExpressionAttributeNames": {"#op": "Operation"},
-                "ExpressionAttributeValues": {":now": {"N": now_ms.to_string()}},
-                "ProjectionExpression": "Id",
-            });
-            if let Some(key) = start.take() {
-                scan["ExclusiveStartKey"] = key;
-            }
-            let page = self.dynamodb("Scan", scan).await?;
-            let items = page.get("Items").and_then(Value::as_array).cloned().unwrap_or_default();
+        let scan = json!({
+            "FilterExpression": "attribute_exists(#op) AND attribute_not_exists(Answered) AND LeaseUntil < :now",
+            "ExpressionAttributeNames": {"#op": "Operation"},
+            "ExpressionAttributeValues": {":now": {"N": now_ms.to_string()}},
+            "ProjectionExpression": "Id",
+        });
+        self.journal_scan(scan, |items| {
             keys.extend(items.iter().filter_map(|i| i.get("Id")?.get("S")?.as_str().map(str::to_owned)));
-            match page.get("LastEvaluatedKey").filter(|k| k.is_object()) {
-                Some(next) if keys.len() < limit => start = Some(next.clone()),
-                _ => break,
-            }
-        }
+            keys.len() >= limit
+        })
+        .await?;
         keys.truncate(limit);
         Ok(keys)
     }
