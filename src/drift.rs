@@ -20,19 +20,25 @@ pub fn applied_key(physical_id: &str) -> String {
 /// The namespace of the `DriftedResources` metric.
 pub const METRIC_NAMESPACE: &str = "cfn-sagemaker-autoscaling";
 
-/// How Application Auto Scaling is asked for one resource: the Describe operation, its request, the list in its
-/// answer, and the fields compared (the ones the template sets; ARNs, times of creation and alarms aside).
+/// How Application Auto Scaling is asked for one resource: the Describe operation and its request. The list in
+/// its answer and the fields compared (the ones the template sets; ARNs, times of creation and alarms aside) follow
+/// from the operation (see [`DESCRIBES`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lookup {
     pub operation: &'static str,
     pub request: Value,
-    pub list: &'static str,
-    pub fields: &'static [&'static str],
 }
 
-const TARGET_FIELDS: &[&str] = &["MinCapacity", "MaxCapacity", "SuspendedState", "RoleARN"];
-const POLICY_FIELDS: &[&str] = &["PolicyType", "TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration"];
-const ACTION_FIELDS: &[&str] = &["Schedule", "Timezone", "StartTime", "EndTime", "ScalableTargetAction"];
+/// Each Describe: its operation, the list in its answer, and the fields compared.
+const DESCRIBES: [(&str, &str, &[&str]); 3] = [
+    ("DescribeScalableTargets", "ScalableTargets", &["MinCapacity", "MaxCapacity", "SuspendedState", "RoleARN"]),
+    (
+        "DescribeScalingPolicies",
+        "ScalingPolicies",
+        &["PolicyType", "TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration"],
+    ),
+    ("DescribeScheduledActions", "ScheduledActions", &["Schedule", "Timezone", "StartTime", "EndTime", "ScalableTargetAction"]),
+];
 
 fn key(target: &TargetId) -> Value {
     json!({"ServiceNamespace": "sagemaker", "ResourceId": target.resource.to_string(), "ScalableDimension": target.dimension.as_str()})
@@ -42,42 +48,32 @@ impl Lookup {
     pub fn target(id: &TargetId) -> Self {
         let request =
             json!({"ServiceNamespace": "sagemaker", "ResourceIds": [id.resource.to_string()], "ScalableDimension": id.dimension.as_str()});
-        Self { operation: "DescribeScalableTargets", request, list: "ScalableTargets", fields: TARGET_FIELDS }
+        Self { operation: DESCRIBES[0].0, request }
     }
 
     pub fn policy(spec: &PolicySpec) -> Self {
         let mut request = key(&spec.target);
         request["PolicyNames"] = json!([spec.name]);
-        Self { operation: "DescribeScalingPolicies", request, list: "ScalingPolicies", fields: POLICY_FIELDS }
+        Self { operation: DESCRIBES[1].0, request }
     }
 
     pub fn action(spec: &ActionSpec) -> Self {
         let mut request = key(&spec.target);
         request["ScheduledActionNames"] = json!([spec.name]);
-        Self { operation: "DescribeScheduledActions", request, list: "ScheduledActions", fields: ACTION_FIELDS }
+        Self { operation: DESCRIBES[2].0, request }
     }
 
-    fn fields_of(operation: &str) -> &'static [&'static str] {
-        match operation {
-            "DescribeScalableTargets" => TARGET_FIELDS,
-            "DescribeScalingPolicies" => POLICY_FIELDS,
-            _ => ACTION_FIELDS,
-        }
-    }
-
-    fn list_of(operation: &str) -> &'static str {
-        match operation {
-            "DescribeScalableTargets" => "ScalableTargets",
-            "DescribeScalingPolicies" => "ScalingPolicies",
-            _ => "ScheduledActions",
-        }
+    /// The lookup of a Describe named `operation` (as the journal keeps it), if it is one of [`DESCRIBES`].
+    fn of(operation: &str, request: Value) -> Option<Self> {
+        DESCRIBES.iter().find(|(op, _, _)| *op == operation).map(|(op, _, _)| Self { operation: op, request })
     }
 
     /// The compared fields of the one item a Describe answered (`None`: the resource is gone).
     pub fn state(&self, answer: &Value) -> Option<Value> {
-        let item = answer.get(self.list)?.as_array()?.first()?;
+        let (_, list, fields) = DESCRIBES.iter().find(|(op, _, _)| *op == self.operation)?;
+        let item = answer.get(*list)?.as_array()?.first()?;
         let kept: Map<String, Value> =
-            self.fields.iter().filter_map(|f| item.get(*f).filter(|v| !v.is_null()).map(|v| ((*f).to_owned(), v.clone()))).collect();
+            fields.iter().filter_map(|f| item.get(*f).filter(|v| !v.is_null()).map(|v| ((*f).to_owned(), v.clone()))).collect();
         Some(Value::Object(kept))
     }
 }
@@ -122,16 +118,12 @@ impl Applied {
     pub fn from_item(item: &Value) -> Result<Self, String> {
         let text = |name: &str| item.get(name).and_then(|v| v.get("S")).and_then(Value::as_str).ok_or_else(|| format!("no {name}"));
         let json = |name: &str| text(name).and_then(|t| serde_json::from_str::<Value>(t).map_err(|e| format!("{name}: {e}")));
-        let operation = match text("Describe")? {
-            "DescribeScalableTargets" => "DescribeScalableTargets",
-            "DescribeScalingPolicies" => "DescribeScalingPolicies",
-            "DescribeScheduledActions" => "DescribeScheduledActions",
-            other => return Err(format!("unknown Describe {other}")),
-        };
+        let describe = text("Describe")?;
+        let lookup = Lookup::of(describe, json("Request")?).ok_or_else(|| format!("unknown Describe {describe}"))?;
         Ok(Self {
             physical_id: text("PhysicalId")?.to_owned(),
             resource_type: ResourceType::parse(text("ResourceType")?),
-            lookup: Lookup { operation, request: json("Request")?, list: Lookup::list_of(operation), fields: Lookup::fields_of(operation) },
+            lookup,
             state: json("State")?,
             properties: json("Properties")?,
             repair: item.get("RepairDrift").and_then(|v| v.get("BOOL")).and_then(Value::as_bool).unwrap_or(false),
