@@ -121,7 +121,7 @@ impl Handler {
                     Ok(req) if req.resource_type == ResourceType::Endpoint => {
                         return self.endpoint_event(req, url, deadline, invocation).await;
                     }
-                    Ok(req) => (self.process(req.clone(), deadline).await, Some(req)),
+                    Ok(req) => (self.process(&req, deadline).await, Some(req)),
                     Err(failed) => (Some(failed), None),
                 };
                 let Some(response) = response else { return Ok(Value::Null) };
@@ -159,7 +159,7 @@ impl Handler {
 
     /// Handles a request under the guard: the answer, or a FAILED saying why there is none; `None` when a
     /// long operation was handed to the next invocation, which will answer.
-    pub async fn process(&self, req: Request, deadline: Instant) -> Option<Response> {
+    pub async fn process(&self, req: &Request, deadline: Instant) -> Option<Response> {
         let limit = guard::work_limit(deadline, self.settings.margin, Instant::now());
         let progress = Progress::default();
         let session = self.session(limit, progress.clone());
@@ -171,13 +171,13 @@ impl Handler {
         let response = match outcome {
             Ok(None) => return None,
             Ok(Some(response)) => response,
-            Err(interrupted) => self.interrupted(&req, &progress, interrupted),
+            Err(interrupted) => self.interrupted(req, &progress, interrupted),
         };
         if response.status == Status::Failed
             && req.request_type == RequestType::Update
             && let Some(new_id) = progress.written().filter(|id| Some(id) != req.echo.physical_id.as_ref())
         {
-            self.discard(&req, new_id, deadline).await;
+            self.discard(req, new_id, deadline).await;
         }
         Some(names_what_was_written(response, req.request_type, progress.written()))
     }
