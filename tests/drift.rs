@@ -191,20 +191,7 @@ async fn killed_after_the_answer_before_the_applied_state_was_kept_the_retry_kee
     let create = stack.create("Target", target_props(endpoint, 4));
     f.emulator.seed_for(&create.body).await;
     let first = create.json(&f.receiver);
-    let call = f.runtime.invoke_with_id(first.clone(), std::time::Duration::from_secs(20), "attempt-1");
-    let reached = tokio::time::timeout(std::time::Duration::from_secs(20), async {
-        tokio::select! {
-            _ = call => false,
-            _ = async {
-                for _ in 0..200 {
-                    if !f.emulator.calls_with_bodies("PutItem", matching).await.is_empty() { return; }
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            } => true,
-        }
-    })
-    .await
-    .unwrap_or(false);
+    let reached = f.invoke_until_call(first.clone(), "attempt-1", std::time::Duration::from_secs(20), "PutItem", matching).await;
     assert!(reached, "the process never reached PutItem\n{}", f.logs());
     assert_eq!(f.receiver.seen(&create.name).len(), 1, "answered before the bookkeeping");
     f.crash_and_restart().await;

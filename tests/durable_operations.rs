@@ -91,28 +91,10 @@ async fn crash_at(boundary: Boundary) {
     let key = format!(r#"}},"Key":{{"Id":{{"S":"{}"#, stack.id);
     let matching = boundary.matching.replace("<key>", &key);
     let matching = matching.as_str();
-    let before_calls = f.emulator.calls_with_bodies(boundary.operation, matching).await.len();
     f.emulator.hang(boundary.operation, matching, 30, 1).await;
     let update = endpoint_update(&stack, &name, &arn, &format!("{name}-c1"), endpoint_props(&name, &format!("{name}-c2")));
     let first = update.json(&f.receiver);
-    let runtime_first = first.clone();
-    let invoked = {
-        let runtime = &f.runtime;
-        let call = runtime.invoke_with_id(runtime_first, PER_INVOCATION * 2, "attempt-1");
-        tokio::time::timeout(Duration::from_secs(25), async {
-            tokio::select! {
-                _ = call => false,
-                _ = async {
-                    for _ in 0..200 {
-                        if f.emulator.calls_with_bodies(boundary.operation, matching).await.len() > before_calls { return; }
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                } => true,
-            }
-        })
-        .await
-        .unwrap_or(false)
-    };
+    let invoked = f.invoke_until_call(first.clone(), "attempt-1", PER_INVOCATION * 2, boundary.operation, matching).await;
     assert!(invoked, "{}: the process never reached {}\n{}", boundary.label, boundary.operation, f.logs());
     f.crash_and_restart().await;
     // Lambda's retry of the crashed asynchronous event: the same event, the same request id, a new process.

@@ -229,6 +229,27 @@ impl Function {
         }
     }
 
+    /// Invokes `event` with Lambda's request id `id` and returns once the emulator has seen one more `operation`
+    /// call whose body contains `matching` (true): the moment a test kills the process. False when the invocation
+    /// ended first, or after 25 s.
+    pub async fn invoke_until_call(&self, event: Value, id: &str, per_invocation: Duration, operation: &str, matching: &str) -> bool {
+        let before = self.emulator.calls_with_bodies(operation, matching).await.len();
+        let call = self.runtime.invoke_with_id(event, per_invocation, id);
+        tokio::time::timeout(Duration::from_secs(25), async {
+            tokio::select! {
+                _ = call => false,
+                _ = async {
+                    for _ in 0..200 {
+                        if self.emulator.calls_with_bodies(operation, matching).await.len() > before { return; }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                } => true,
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+
     /// Delivers one queued self-invocation (as [`Emulator::invocations`] lists it) with the request id Lambda
     /// gave it.
     pub async fn deliver(&self, handed: &Value, per_invocation: Duration) -> Outcome {
